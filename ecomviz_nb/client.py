@@ -1,0 +1,552 @@
+"""``ev.Client`` and ``ev.AsyncClient``: one request builder and parser, two ways to send.
+
+Everything that does no I/O (building requests, deciding retries, mapping errors, writing the
+ledger) lives in :class:`_BaseClient`; the two clients repeat only the sending loop.
+
+Retries: a GET is retried on connection errors, timeouts, 408, 429 and 5xx with capped
+exponential backoff and jitter, honouring ``Retry-After``. A POST starts paid work, so it is
+retried only when the request certainly never reached the server (connection refused, connect
+or pool timeout); after a read timeout, a dropped connection or a 5xx it is *not* resent and the
+ledger marks the job ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from . import config
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
+from .jobs import AsyncGenerationJob, AsyncJobs, AsyncTryOnJob, GenerationJob, Jobs, TryOnJob
+from .ledger import JobLedger, JobRecord
+from .models import (
+    CreateProductRequest,
+    GenerateRequest,
+    Product,
+    TryOnRequest,
+    TryOnResult,
+    check_id,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client", "retry_delay"]
+
+logger = logging.getLogger("ecomviz_nb.client")
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0, pool=10.0)
+"""Connect and pool: 10 s; read and write: 60 s."""
+MAX_RETRY_AFTER = 60.0
+"""A ``Retry-After`` longer than this is not waited out: the error is raised instead."""
+RETRY_STATUSES = frozenset({408, 429})
+# Exceptions after which the request certainly never reached the server.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def retry_delay(
+    attempt: int,
+    retry_after: float | None = None,
+    rand: float = 0.5,
+    *,
+    base: float = 0.5,
+    cap: float = 8.0,
+) -> float:
+    """Seconds to wait before retry number ``attempt + 1``.
+
+    The server's ``Retry-After`` wins when given; otherwise ``base * 2**attempt`` capped at
+    ``cap``, scaled by a jitter factor in [0.5, 1.5) picked by ``rand`` in [0, 1).
+    """
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    return min(cap, base * 2.0 ** min(attempt, 30)) * (0.5 + rand)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+
+    @property
+    def paid(self) -> bool:
+        """POSTs start work that costs money: resend only if it certainly never arrived."""
+        return self.method == "POST"
+
+
+def _server_message(response: httpx.Response, payload: Any) -> str:
+    if isinstance(payload, Mapping):
+        for key in ("message", "error", "detail"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if value:
+                return str(value)[:500]
+    text = response.text.strip()
+    return text[:500] if text else (response.reason_phrase or "no message")
+
+
+class _BaseClient:
+    """Configuration, request building, retry decisions, error mapping and the ledger."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        home: str | None = None,
+    ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValidationError("max_retries", max_retries, "a whole number >= 0")
+        config.configure_logging()
+        self._token = config.resolve_token(token)
+        self.base_url = config.resolve_base_url(base_url)
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.max_retries = max_retries
+        self.ledger = JobLedger(config.resolve_home(home) / "jobs.sqlite3")
+        self._rand: Callable[[], float] = random.random
+
+    def __repr__(self) -> str:
+        token = "set" if self._token else "None"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, token={token})"
+
+    @property
+    def has_token(self) -> bool:
+        """Whether requests carry an ``Authorization`` header."""
+        return self._token is not None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": f"ecomviz-nb/{__version__}"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def _build(self, http: httpx.Client | httpx.AsyncClient, call: _Call) -> httpx.Request:
+        return http.build_request(
+            call.method,
+            self.base_url + call.path,
+            json=call.body,
+            headers=self._headers(),
+            timeout=self.timeout,
+        )
+
+    def _retry_after_error(self, call: _Call, exc: httpx.HTTPError, attempt: int) -> float | None:
+        if attempt >= self.max_retries:
+            return None
+        retryable = _NEVER_SENT if call.paid else _TRANSIENT
+        if not isinstance(exc, retryable):
+            return None
+        return retry_delay(attempt, rand=self._rand())
+
+    def _retry_after_response(
+        self, call: _Call, response: httpx.Response, attempt: int
+    ) -> float | None:
+        status = response.status_code
+        if call.paid or attempt >= self.max_retries:
+            return None
+        if status not in RETRY_STATUSES and status < 500:
+            return None
+        hint = parse_retry_after(response.headers.get("Retry-After"))
+        if hint is not None and hint > MAX_RETRY_AFTER:
+            return None
+        return retry_delay(attempt, hint, self._rand())
+
+    def _connection_error(self, call: _Call, exc: httpx.HTTPError) -> APIConnectionError:
+        maybe_sent = not isinstance(exc, _NEVER_SENT)
+        detail = config.redact(str(exc) or type(exc).__name__)
+        message = f"{call.method} {call.path}: {type(exc).__name__}: {detail}"
+        if maybe_sent and call.paid:
+            message += (
+                " -- the request may have reached the server, so it was not resent (a duplicate "
+                "would be charged twice); check the product or client.jobs before submitting again"
+            )
+        cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+        return cls(message, method=call.method, path=call.path, maybe_sent=maybe_sent)
+
+    def _parse(self, call: _Call, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a successful response; raises the mapped APIError otherwise."""
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            payload = None
+        status = response.status_code
+        ok = 200 <= status < 300
+        if ok and isinstance(payload, dict) and payload.get("success") is not False:
+            return payload
+        if ok:
+            message = (
+                "the response was not a JSON object"
+                if not isinstance(payload, dict)
+                else (_server_message(response, payload))
+            )
+        else:
+            message = _server_message(response, payload)
+        message = config.redact(message)
+        kwargs: dict[str, Any] = {"method": call.method, "path": call.path, "body": payload}
+        if status in (401, 403):
+            if not self._token:
+                message += " (no token was sent: pass token= or set ECOMVIZ_API_TOKEN)"
+            raise AuthenticationError(status, message, **kwargs)
+        if status == 404:
+            raise NotFoundError(status, message, **kwargs)
+        if status == 429:
+            hint = parse_retry_after(response.headers.get("Retry-After"))
+            raise RateLimitError(status, message, retry_after=hint, **kwargs)
+        if status >= 500:
+            raise ServerError(status, message, **kwargs)
+        raise APIError(status, message, **kwargs)
+
+    def _log(self, call: _Call, outcome: str, started: float, attempt: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug(
+                "%s %s -> %s in %.0f ms (attempt %d)",
+                call.method,
+                call.path,
+                outcome,
+                elapsed,
+                attempt + 1,
+            )
+
+    # ---- calls: what each endpoint sends
+
+    @staticmethod
+    def _create_product_call(image_urls: Sequence[str]) -> _Call:
+        return _Call("POST", "/api/products/url", CreateProductRequest(image_urls).to_wire())
+
+    @staticmethod
+    def _get_product_call(product_id: str) -> _Call:
+        return _Call("GET", "/api/products/" + quote(check_id("product_id", product_id), safe=""))
+
+    @staticmethod
+    def _generate_call(
+        product_id: str, request: GenerateRequest | Mapping[str, Any]
+    ) -> tuple[_Call, GenerateRequest]:
+        pid = quote(check_id("product_id", product_id), safe="")
+        if isinstance(request, Mapping):
+            request = GenerateRequest.from_wire(request)
+        elif not isinstance(request, GenerateRequest):
+            raise ValidationError("request", request, "an ev.GenerateRequest")
+        return _Call("POST", f"/api/products/{pid}/generate", request.to_wire()), request
+
+    @staticmethod
+    def _try_on_call(request: TryOnRequest | Mapping[str, Any]) -> tuple[_Call, TryOnRequest]:
+        if isinstance(request, Mapping):
+            request = TryOnRequest.from_wire(request)
+        elif not isinstance(request, TryOnRequest):
+            raise ValidationError("request", request, "an ev.TryOnRequest")
+        return _Call("POST", "/api/vto/generate-url", request.to_wire()), request
+
+    @staticmethod
+    def _get_try_on_call(vto_id: str) -> _Call:
+        return _Call("GET", "/api/vto/" + quote(check_id("vto_id", vto_id), safe=""))
+
+    # ---- parsing and ledger bookkeeping
+
+    def _product(self, payload: dict[str, Any]) -> Product:
+        return Product.from_wire(payload.get("data"), base_url=self.base_url)
+
+    def _try_on_result(self, payload: dict[str, Any]) -> TryOnResult:
+        return TryOnResult.from_wire(payload.get("data"), base_url=self.base_url)
+
+    def _record_submission(
+        self,
+        call: _Call,
+        kind: str,
+        expected: int,
+        remote_id: str | None,
+        baseline: list[str] | None = None,
+    ) -> JobRecord:
+        assert call.body is not None
+        return self.ledger.add(
+            kind=kind,
+            base_url=self.base_url,
+            request=call.body,
+            expected=expected,
+            remote_id=remote_id,
+            baseline=baseline,
+        )
+
+    def _record_outcome(
+        self, record: JobRecord, payload: dict[str, Any] | None, error: BaseException | None
+    ) -> None:
+        """Move a ``submitting`` row on: submitted, rejected (surely not started) or unknown."""
+        if error is None and payload is not None:
+            remote_id = record.remote_id
+            if record.kind == "tryon":
+                raw = payload.get("data")
+                data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+                remote_id = payload.get("vtoId") or data.get("vtoId") or data.get("_id")
+                if not isinstance(remote_id, str) or not remote_id:
+                    record.state = "unknown"
+                    record.message = "the server's answer had no vtoId"
+                    self.ledger.update(record.id, state="unknown", message=record.message)
+                    raise APIError(
+                        200,
+                        record.message,
+                        method="POST",
+                        path="/api/vto/generate-url",
+                        body=payload,
+                    )
+            message = payload.get("message")
+            record.state, record.remote_id = "submitted", remote_id
+            record.message = message if isinstance(message, str) else None
+            self.ledger.update(
+                record.id, state="submitted", remote_id=remote_id, message=record.message
+            )
+            return
+        if isinstance(error, APIConnectionError):
+            state = "unknown" if error.maybe_sent else "rejected"
+        elif isinstance(error, APIError):
+            state = "unknown" if error.status_code >= 500 else "rejected"
+        else:
+            state = "unknown"
+        record.state, record.message = state, str(error)
+        self.ledger.update(record.id, state=state, message=record.message)
+
+
+class Client(_BaseClient):
+    """A synchronous EcomViz client on ``httpx.Client``.
+
+    Args:
+        token: the API token; default ``$ECOMVIZ_API_TOKEN``. Never shown in reprs or logs.
+        base_url: default ``$ECOMVIZ_BASE_URL`` or ``https://ecomviz.cloud``.
+        timeout: seconds or an ``httpx.Timeout`` (default: connect 10 s, read 60 s).
+        max_retries: retries for GETs (and for POSTs that never reached the server).
+        http_client: an ``httpx.Client`` to send with (proxies, tests); you keep closing it.
+        home: folder of the job ledger; default ``$ECOMVIZ_HOME`` or ``~/.ecomviz``.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        home: str | None = None,
+    ) -> None:
+        super().__init__(
+            token, base_url=base_url, timeout=timeout, max_retries=max_retries, home=home
+        )
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
+        self._sleep: Callable[[float], Any] = time.sleep
+        self.jobs = Jobs(self.ledger, self, self.base_url)
+        """The job ledger's jobs for this server: ``client.jobs.list()``, ``.get(job_id)``."""
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP connections (an injected ``http_client`` is left open)."""
+        if self._owns_http:
+            self._http.close()
+
+    def _send(self, call: _Call) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                response = self._http.send(self._build(self._http, call))
+            except httpx.HTTPError as exc:
+                self._log(call, type(exc).__name__, started, attempt)
+                delay = self._retry_after_error(call, exc, attempt)
+                if delay is None:
+                    raise self._connection_error(call, exc) from None
+            else:
+                self._log(call, str(response.status_code), started, attempt)
+                delay = self._retry_after_response(call, response, attempt)
+                if delay is None:
+                    return self._parse(call, response)
+            self._sleep(delay)
+            attempt += 1
+
+    def create_product(self, image_urls: Sequence[str]) -> Product:
+        """Create a product from image URLs; the server analyses it (name, colours).
+
+        Raises:
+            ValidationError: a URL is empty or not http(s); nothing was sent.
+        """
+        return self._product(self._send(self._create_product_call(image_urls)))
+
+    def get_product(self, product_id: str) -> Product:
+        """Fetch a product with its generated images so far."""
+        return self._product(self._send(self._get_product_call(product_id)))
+
+    def generate(
+        self, product_id: str, request: GenerateRequest | Mapping[str, Any]
+    ) -> GenerationJob:
+        """Start image generation; returns a job to ``wait()`` on.
+
+        The job is in the ledger before this returns (and before the request is sent).
+
+        Raises:
+            ValidationError: the request breaks a rule; nothing was sent.
+            APIError: the server refused it. APIConnectionError: see ``maybe_sent``.
+        """
+        call, req = self._generate_call(product_id, request)
+        before = self.get_product(product_id)
+        baseline = [img.file_path for img in before.generated_images]
+        record = self._record_submission(
+            call, "generate", req.expected_images, product_id, baseline
+        )
+        try:
+            payload = self._send(call)
+        except (APIError, APIConnectionError) as exc:
+            self._record_outcome(record, None, exc)
+            raise
+        self._record_outcome(record, payload, None)
+        return GenerationJob(record, self, ledger=self.ledger)
+
+    def try_on(self, request: TryOnRequest | Mapping[str, Any]) -> TryOnJob:
+        """Start a virtual try-on; returns a job to ``wait()`` on."""
+        call, req = self._try_on_call(request)
+        record = self._record_submission(call, "tryon", req.expected_images, None)
+        try:
+            payload = self._send(call)
+        except (APIError, APIConnectionError) as exc:
+            self._record_outcome(record, None, exc)
+            raise
+        self._record_outcome(record, payload, None)
+        return TryOnJob(record, self, ledger=self.ledger)
+
+    def get_try_on(self, vto_id: str) -> TryOnResult:
+        """Fetch a try-on task's status and images."""
+        return self._try_on_result(self._send(self._get_try_on_call(vto_id)))
+
+
+class AsyncClient(_BaseClient):
+    """The asyncio twin of :class:`Client` on ``httpx.AsyncClient``; every method is awaitable."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        http_client: httpx.AsyncClient | None = None,
+        home: str | None = None,
+    ) -> None:
+        super().__init__(
+            token, base_url=base_url, timeout=timeout, max_retries=max_retries, home=home
+        )
+        self._owns_http = http_client is None
+        self._http = (
+            http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
+        )
+        self._sleep: Callable[[float], Any] = asyncio.sleep
+        self.jobs = AsyncJobs(self.ledger, self, self.base_url)
+        """The job ledger's jobs for this server, as async jobs."""
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (an injected ``http_client`` is left open)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _send(self, call: _Call) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                response = await self._http.send(self._build(self._http, call))
+            except httpx.HTTPError as exc:
+                self._log(call, type(exc).__name__, started, attempt)
+                delay = self._retry_after_error(call, exc, attempt)
+                if delay is None:
+                    raise self._connection_error(call, exc) from None
+            else:
+                self._log(call, str(response.status_code), started, attempt)
+                delay = self._retry_after_response(call, response, attempt)
+                if delay is None:
+                    return self._parse(call, response)
+            await self._sleep(delay)
+            attempt += 1
+
+    async def create_product(self, image_urls: Sequence[str]) -> Product:
+        """See :meth:`Client.create_product`."""
+        return self._product(await self._send(self._create_product_call(image_urls)))
+
+    async def get_product(self, product_id: str) -> Product:
+        """See :meth:`Client.get_product`."""
+        return self._product(await self._send(self._get_product_call(product_id)))
+
+    async def generate(
+        self, product_id: str, request: GenerateRequest | Mapping[str, Any]
+    ) -> AsyncGenerationJob:
+        """See :meth:`Client.generate`."""
+        call, req = self._generate_call(product_id, request)
+        before = await self.get_product(product_id)
+        baseline = [img.file_path for img in before.generated_images]
+        record = self._record_submission(
+            call, "generate", req.expected_images, product_id, baseline
+        )
+        try:
+            payload = await self._send(call)
+        except (APIError, APIConnectionError) as exc:
+            self._record_outcome(record, None, exc)
+            raise
+        self._record_outcome(record, payload, None)
+        return AsyncGenerationJob(record, self, ledger=self.ledger)
+
+    async def try_on(self, request: TryOnRequest | Mapping[str, Any]) -> AsyncTryOnJob:
+        """See :meth:`Client.try_on`."""
+        call, req = self._try_on_call(request)
+        record = self._record_submission(call, "tryon", req.expected_images, None)
+        try:
+            payload = await self._send(call)
+        except (APIError, APIConnectionError) as exc:
+            self._record_outcome(record, None, exc)
+            raise
+        self._record_outcome(record, payload, None)
+        return AsyncTryOnJob(record, self, ledger=self.ledger)
+
+    async def get_try_on(self, vto_id: str) -> TryOnResult:
+        """See :meth:`Client.get_try_on`."""
+        return self._try_on_result(await self._send(self._get_try_on_call(vto_id)))

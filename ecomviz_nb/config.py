@@ -1,0 +1,138 @@
+"""Where the token, base URL and home folder come from; how secrets are kept out of logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ENV_BASE_URL",
+    "ENV_HOME",
+    "ENV_LOG",
+    "ENV_TOKEN",
+    "RedactingFilter",
+    "configure_logging",
+    "forget_secret",
+    "redact",
+    "remember_secret",
+    "resolve_base_url",
+    "resolve_home",
+    "resolve_token",
+]
+
+ENV_TOKEN = "ECOMVIZ_API_TOKEN"
+ENV_BASE_URL = "ECOMVIZ_BASE_URL"
+ENV_HOME = "ECOMVIZ_HOME"
+ENV_LOG = "ECOMVIZ_LOG"
+DEFAULT_BASE_URL = "https://ecomviz.cloud"
+MASK = "***"
+
+logger = logging.getLogger("ecomviz_nb")
+
+
+def resolve_token(token: str | None = None) -> str | None:
+    """Return the token given, else ``$ECOMVIZ_API_TOKEN``, else None; blank counts as absent."""
+    value = token if token is not None else os.environ.get(ENV_TOKEN)
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if any(ch.isspace() for ch in value):
+        # Never echo the value back: it is a secret.
+        raise ValidationError("token", MASK, "a single word without spaces or line breaks")
+    remember_secret(value)
+    return value
+
+
+def resolve_base_url(base_url: str | None = None) -> str:
+    """The base URL given, else ``$ECOMVIZ_BASE_URL``, else the public API; no trailing slash.
+
+    Raises:
+        ValidationError: the URL is not an http(s) URL with a host.
+    """
+    value = base_url if base_url is not None else os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValidationError("base_url", value, "an http:// or https:// URL with a host")
+    return value.rstrip("/")
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """The folder for the ledger and caches: the argument, ``$ECOMVIZ_HOME`` or ~/.ecomviz."""
+    if home is not None:
+        return Path(home).expanduser()
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".ecomviz"
+
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def remember_secret(secret: str) -> None:
+    """Register a value that :func:`redact` and :class:`RedactingFilter` must hide."""
+    if len(secret) >= 4:
+        with _secrets_lock:
+            _secrets.add(secret)
+
+
+def forget_secret(secret: str) -> None:
+    """Stop hiding a value (used when a client is closed and tests reuse tokens)."""
+    with _secrets_lock:
+        _secrets.discard(secret)
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret in ``text`` by ``***``."""
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that renders the message and hides every registered secret in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+_configured = False
+
+
+def configure_logging() -> None:
+    """Attach the redacting filter; with ``ECOMVIZ_LOG=debug`` also log every request to stderr.
+
+    Safe to call many times: the work is done once per process.
+    """
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    flt = RedactingFilter()
+    for name in ("ecomviz_nb", "httpx", "httpcore"):
+        logging.getLogger(name).addFilter(flt)
+    level = os.environ.get(ENV_LOG, "").strip().lower()
+    if level in ("debug", "info"):
+        handler = logging.StreamHandler()
+        handler.addFilter(flt)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if level == "debug" else logging.INFO)

@@ -1,0 +1,431 @@
+"""Submitted jobs: waiting for them, the polling schedule, progress events, and ledger views.
+
+A job never imports the client. It is handed a *source*: any object with ``get_product`` (for
+generation jobs) or ``get_try_on`` (for try-on jobs), sync or async. ``ev.Client`` and
+``ev.AsyncClient`` are such sources.
+
+When a job is done:
+- generation: the product holds ``expected`` images that were not there before submission
+  (the API has no status field for it);
+- try-on: the status is ``completed``; ``failed`` / ``error`` / ``canceled`` end it with
+  :class:`~ecomviz_nb.errors.JobFailedError`; any other status is shown verbatim and waited on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from .errors import JobFailedError, JobTimeoutError
+from .ledger import JobLedger, JobRecord
+from .models import GeneratedImage, GenerateRequest, Product, TryOnRequest, TryOnResult
+
+__all__ = [
+    "AsyncGenerationJob",
+    "AsyncJobs",
+    "AsyncTryOnJob",
+    "GenerationJob",
+    "Jobs",
+    "ProgressEvent",
+    "TryOnJob",
+    "poll_delay",
+    "print_progress",
+]
+
+POLL_INITIAL = 1.0
+POLL_FACTOR = 1.2
+POLL_MAXIMUM = 10.0
+POLL_JITTER = 0.1
+
+
+def poll_delay(
+    attempt: int,
+    rand: float = 0.5,
+    *,
+    initial: float = POLL_INITIAL,
+    factor: float = POLL_FACTOR,
+    maximum: float = POLL_MAXIMUM,
+    jitter: float = POLL_JITTER,
+) -> float:
+    """Seconds to sleep after poll number ``attempt`` (0-based): grows from ~1 s to ~10 s.
+
+    Args:
+        attempt: how many polls came before this sleep, minus one.
+        rand: a number in [0, 1) that picks the jitter (0.5 means none); pass
+            ``random.random()`` so that many notebooks do not poll in step.
+        jitter: the relative spread: the delay is scaled by a factor in [1 - jitter, 1 + jitter).
+
+    Returns:
+        The delay, within ``initial * (1 - jitter)`` and ``maximum * (1 + jitter)``.
+    """
+    if attempt < 0:
+        raise ValueError(f"attempt={attempt} must be >= 0")
+    if not 0.0 <= rand < 1.0:
+        raise ValueError(f"rand={rand} must be in [0, 1)")
+    # Clamp the exponent so large attempts cannot overflow a float.
+    base = min(maximum, initial * factor ** min(attempt, 200))
+    return base * (1.0 + jitter * (2.0 * rand - 1.0))
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a job reports after each poll; widgets and text printers subscribe to it."""
+
+    job_id: str
+    done: int
+    """Images ready so far."""
+    expected: int
+    """Images the job will make."""
+    status: str
+    """``submitted``, ``generating``, ``completed``, or the try-on status as the server says it."""
+    elapsed: float
+    """Seconds since submission."""
+    images: tuple[GeneratedImage, ...] = field(default=(), repr=False)
+    """The images ready so far."""
+
+    @property
+    def fraction(self) -> float:
+        """``done / expected`` in [0, 1]."""
+        return 1.0 if self.expected <= 0 else min(1.0, self.done / self.expected)
+
+
+def print_progress(event: ProgressEvent) -> None:
+    """A text progress line for terminals and plain Python (rewrites itself with ``\\r``)."""
+    width = 24
+    filled = round(width * event.fraction)
+    bar = "#" * filled + "-" * (width - filled)
+    end = "\n" if event.status in ("completed", "failed", "error", "canceled") else ""
+    sys.stdout.write(
+        f"\r{event.job_id} [{bar}] {event.done}/{event.expected} {event.status} "
+        f"{event.elapsed:5.0f}s{end}"
+    )
+    sys.stdout.flush()
+
+
+class ProductSource(Protocol):
+    def get_product(self, product_id: str) -> Product: ...
+
+
+class AsyncProductSource(Protocol):
+    async def get_product(self, product_id: str) -> Product: ...
+
+
+class TryOnSource(Protocol):
+    def get_try_on(self, vto_id: str) -> TryOnResult: ...
+
+
+class AsyncTryOnSource(Protocol):
+    async def get_try_on(self, vto_id: str) -> TryOnResult: ...
+
+
+Progress = Callable[[ProgressEvent], Any]
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+class _Job(Generic[S, R]):
+    """What sync and async jobs share: the ledger row and the decision after each poll."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        record: JobRecord,
+        source: S,
+        *,
+        ledger: JobLedger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.record = record
+        self._source = source
+        self._ledger = ledger
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+        self.images: list[GeneratedImage] = []
+        """The job's images so far (new product images, or the try-on's images)."""
+
+    @property
+    def id(self) -> str:
+        """The ledger id (``job_…``); ``client.jobs.get(id)`` finds it again."""
+        return self.record.id
+
+    @property
+    def expected(self) -> int:
+        """How many images the job makes."""
+        return self.record.expected
+
+    @property
+    def state(self) -> str:
+        """The ledger state: submitted, completed, failed, unknown…"""
+        return self.record.state
+
+    def _elapsed(self) -> float:
+        return max(0.0, time.time() - self.record.submitted_at)
+
+    def _save(self, **changes: Any) -> None:
+        if any(getattr(self.record, k) != v for k, v in changes.items()):
+            for k, v in changes.items():
+                setattr(self.record, k, v)
+            if self._ledger is not None:
+                self._ledger.update(self.record.id, **changes)
+
+    def _observe(self, snapshot: R) -> tuple[ProgressEvent, bool, Exception | None]:
+        """Digest one poll: the event to report, whether it is finished, an error to raise."""
+        raise NotImplementedError
+
+    def _next_delay(self, attempt: int, deadline: float | None) -> float | None:
+        """Seconds to sleep before the next poll, or None when the deadline has passed."""
+        delay = poll_delay(attempt, self._rand())
+        if deadline is None:
+            return delay
+        left = deadline - self._clock()
+        return None if left <= 0 else min(delay, left)
+
+    def _step(
+        self,
+        snapshot: R,
+        on_progress: Progress | None,
+        attempt: int,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> float | None:
+        """Report one poll; None when finished, else the delay before the next poll."""
+        event, finished, error = self._observe(snapshot)
+        if on_progress is not None:
+            on_progress(event)
+        if error is not None:
+            raise error
+        if finished:
+            return None
+        delay = self._next_delay(attempt, deadline)
+        if delay is None:
+            raise JobTimeoutError(
+                f"{self.kind} job {self.id} was not finished after {timeout:g} s "
+                f"({len(self.images)} of {self.expected} images); it may still finish: "
+                f"call wait() again, or client.jobs.get({self.id!r}).wait() later",
+                job=self,
+                images=list(self.images),
+            )
+        return delay
+
+    def _wait(
+        self, fetch: Callable[[], R], timeout: float | None, on_progress: Progress | None
+    ) -> R:
+        sleep = self._sleep or time.sleep
+        deadline = None if timeout is None else self._clock() + timeout
+        attempt = 0
+        while True:
+            snapshot = fetch()
+            delay = self._step(snapshot, on_progress, attempt, deadline, timeout)
+            if delay is None:
+                return snapshot
+            sleep(delay)
+            attempt += 1
+
+    async def _await(
+        self, fetch: Callable[[], Awaitable[R]], timeout: float | None, on_progress: Progress | None
+    ) -> R:
+        sleep = self._sleep or asyncio.sleep
+        deadline = None if timeout is None else self._clock() + timeout
+        attempt = 0
+        while True:
+            snapshot = await fetch()
+            delay = self._step(snapshot, on_progress, attempt, deadline, timeout)
+            if delay is None:
+                return snapshot
+            await sleep(delay)
+            attempt += 1
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(id={self.id!r}, remote_id={self.record.remote_id!r}, "
+            f"state={self.state!r}, done={len(self.images)}, expected={self.expected})"
+        )
+
+
+class _GenerationJobBase(_Job[S, Product]):
+    kind = "generation"
+
+    @property
+    def product_id(self) -> str:
+        """The product the images are generated for."""
+        return self.record.remote_id or ""
+
+    @property
+    def request(self) -> GenerateRequest:
+        """The submitted request (a webhook token is not kept)."""
+        return GenerateRequest.from_wire(self.record.request)
+
+    def _observe(self, snapshot: Product) -> tuple[ProgressEvent, bool, Exception | None]:
+        before = set(self.record.baseline)
+        self.images = [img for img in snapshot.generated_images if img.file_path not in before]
+        done = len(self.images)
+        finished = done >= self.expected
+        status = "completed" if finished else ("generating" if done else "submitted")
+        self._save(done=done, status=status, **({"state": "completed"} if finished else {}))
+        event = ProgressEvent(
+            self.id, done, self.expected, status, self._elapsed(), tuple(self.images)
+        )
+        return event, finished, None
+
+
+class GenerationJob(_GenerationJobBase[ProductSource]):
+    """A product image generation; ``wait()`` returns the product once all images are there."""
+
+    def wait(self, timeout: float | None = 600, on_progress: Progress | None = None) -> Product:
+        """Poll until the product holds every expected new image.
+
+        Args:
+            timeout: seconds to wait at most (None: no limit).
+            on_progress: called with a :class:`ProgressEvent` after each poll.
+
+        Returns:
+            The product; the new images are in ``job.images``.
+
+        Raises:
+            JobTimeoutError: the deadline passed; ``exc.images`` holds what arrived.
+            APIError, APIConnectionError: polling failed after the client's retries.
+        """
+        return self._wait(lambda: self._source.get_product(self.product_id), timeout, on_progress)
+
+
+class AsyncGenerationJob(_GenerationJobBase[AsyncProductSource]):
+    """The async twin of :class:`GenerationJob`: ``await job.wait()``."""
+
+    async def wait(
+        self, timeout: float | None = 600, on_progress: Progress | None = None
+    ) -> Product:
+        """Like :meth:`GenerationJob.wait`, without blocking the event loop."""
+        return await self._await(
+            lambda: self._source.get_product(self.product_id), timeout, on_progress
+        )
+
+
+class _TryOnJobBase(_Job[S, TryOnResult]):
+    kind = "try-on"
+    result: TryOnResult | None = None
+    """The latest :class:`TryOnResult` seen."""
+
+    @property
+    def vto_id(self) -> str:
+        """The server's try-on id."""
+        return self.record.remote_id or ""
+
+    @property
+    def request(self) -> TryOnRequest:
+        """The submitted request (a webhook token is not kept)."""
+        return TryOnRequest.from_wire(self.record.request)
+
+    def _observe(self, snapshot: TryOnResult) -> tuple[ProgressEvent, bool, Exception | None]:
+        self.result = snapshot
+        self.images = list(snapshot.images)
+        finished = snapshot.is_completed
+        changes: dict[str, Any] = {"done": len(self.images), "status": snapshot.status}
+        if finished:
+            changes["state"] = "completed"
+        elif snapshot.is_failed:
+            changes["state"] = "failed"
+        self._save(**changes)
+        event = ProgressEvent(
+            self.id,
+            len(self.images) if finished else 0,
+            max(self.expected, len(self.images)),
+            snapshot.status,
+            self._elapsed(),
+            tuple(self.images),
+        )
+        error = None
+        if snapshot.is_failed:
+            error = JobFailedError(
+                f"try-on {self.vto_id} ended with status {snapshot.status!r}",
+                job=self,
+                status=snapshot.status,
+            )
+        return event, finished, error
+
+
+class TryOnJob(_TryOnJobBase[TryOnSource]):
+    """A virtual try-on; ``wait()`` returns the :class:`TryOnResult` once it is completed."""
+
+    def wait(self, timeout: float | None = 600, on_progress: Progress | None = None) -> TryOnResult:
+        """Poll until the status is terminal.
+
+        Raises:
+            JobFailedError: the status is failed, error or canceled.
+            JobTimeoutError: the deadline passed first.
+        """
+        return self._wait(lambda: self._source.get_try_on(self.vto_id), timeout, on_progress)
+
+
+class AsyncTryOnJob(_TryOnJobBase[AsyncTryOnSource]):
+    """The async twin of :class:`TryOnJob`."""
+
+    async def wait(
+        self, timeout: float | None = 600, on_progress: Progress | None = None
+    ) -> TryOnResult:
+        """Like :meth:`TryOnJob.wait`, without blocking the event loop."""
+        return await self._await(lambda: self._source.get_try_on(self.vto_id), timeout, on_progress)
+
+
+class _JobsBase:
+    def __init__(self, ledger: JobLedger, source: Any, base_url: str) -> None:
+        self.ledger = ledger
+        self._source = source
+        self._base_url = base_url
+
+    def _records(self, limit: int | None, all_servers: bool) -> list[JobRecord]:
+        return self.ledger.list(base_url=None if all_servers else self._base_url, limit=limit)
+
+    def _record(self, job_id: str) -> JobRecord:
+        record = self.ledger.get(job_id)
+        if record is None:
+            raise KeyError(f"no job {job_id!r} in the ledger at {self.ledger.path}")
+        return record
+
+
+class Jobs(_JobsBase):
+    """``client.jobs``: the ledger's jobs as waitable objects, for this client's server."""
+
+    def list(
+        self, *, limit: int | None = 100, all_servers: bool = False
+    ) -> list[GenerationJob | TryOnJob]:
+        """Jobs newest first; ``all_servers=True`` includes other base URLs (e.g. old sandboxes)."""
+        return [self._job(r) for r in self._records(limit, all_servers)]
+
+    def get(self, job_id: str) -> GenerationJob | TryOnJob:
+        """The job with this ledger id, product id or try-on id.
+
+        Raises:
+            KeyError: no such job in the ledger.
+        """
+        return self._job(self._record(job_id))
+
+    def _job(self, record: JobRecord) -> GenerationJob | TryOnJob:
+        cls = GenerationJob if record.kind == "generate" else TryOnJob
+        return cls(record, self._source, ledger=self.ledger)
+
+
+class AsyncJobs(_JobsBase):
+    """``aclient.jobs``: like :class:`Jobs`, with async jobs."""
+
+    def list(
+        self, *, limit: int | None = 100, all_servers: bool = False
+    ) -> list[AsyncGenerationJob | AsyncTryOnJob]:
+        """Jobs newest first."""
+        return [self._job(r) for r in self._records(limit, all_servers)]
+
+    def get(self, job_id: str) -> AsyncGenerationJob | AsyncTryOnJob:
+        """The job with this ledger id, product id or try-on id."""
+        return self._job(self._record(job_id))
+
+    def _job(self, record: JobRecord) -> AsyncGenerationJob | AsyncTryOnJob:
+        cls = AsyncGenerationJob if record.kind == "generate" else AsyncTryOnJob
+        return cls(record, self._source, ledger=self.ledger)
