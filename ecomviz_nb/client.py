@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
@@ -44,6 +45,7 @@ from .models import (
     Product,
     TryOnRequest,
     TryOnResult,
+    Webhook,
     check_id,
 )
 
@@ -117,6 +119,11 @@ def _server_message(response: httpx.Response, payload: Any) -> str:
                 return str(value)[:500]
     text = response.text.strip()
     return text[:500] if text else (response.reason_phrase or "no message")
+
+
+def _remember_webhook_token(webhook: Webhook | None) -> None:
+    if webhook is not None and webhook.token:
+        config.remember_secret(webhook.token)
 
 
 class _BaseClient:
@@ -217,6 +224,8 @@ class _BaseClient:
         else:
             message = _server_message(response, payload)
         message = config.redact(message)
+        if payload is not None:  # the body may echo a secret too
+            payload = json.loads(config.redact(json.dumps(payload)))
         kwargs: dict[str, Any] = {"method": call.method, "path": call.path, "body": payload}
         if status in (401, 403):
             if not self._token:
@@ -262,6 +271,7 @@ class _BaseClient:
             request = GenerateRequest.from_wire(request)
         elif not isinstance(request, GenerateRequest):
             raise ValidationError("request", request, "an ev.GenerateRequest")
+        _remember_webhook_token(request.webhook)
         return _Call("POST", f"/api/products/{pid}/generate", request.to_wire()), request
 
     @staticmethod
@@ -270,6 +280,7 @@ class _BaseClient:
             request = TryOnRequest.from_wire(request)
         elif not isinstance(request, TryOnRequest):
             raise ValidationError("request", request, "an ev.TryOnRequest")
+        _remember_webhook_token(request.webhook)
         return _Call("POST", "/api/vto/generate-url", request.to_wire()), request
 
     @staticmethod
@@ -325,7 +336,7 @@ class _BaseClient:
                     )
             message = payload.get("message")
             record.state, record.remote_id = "submitted", remote_id
-            record.message = message if isinstance(message, str) else None
+            record.message = config.redact(message) if isinstance(message, str) else None
             self.ledger.update(
                 record.id, state="submitted", remote_id=remote_id, message=record.message
             )

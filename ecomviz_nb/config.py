@@ -115,6 +115,10 @@ class RedactingFilter(logging.Filter):
 
 
 _configured = False
+_EMITTING_LOGGERS = (
+    "ecomviz_nb", "ecomviz_nb.client", "ecomviz_nb.sandbox", "httpx", "httpcore",
+    "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+)
 
 
 def configure_logging() -> None:
@@ -127,7 +131,9 @@ def configure_logging() -> None:
         return
     _configured = True
     flt = RedactingFilter()
-    for name in ("ecomviz_nb", "httpx", "httpcore"):
+    # A logger's filters only see records logged on that very logger, not its children's,
+    # so each logger that emits records gets the filter.
+    for name in _EMITTING_LOGGERS:
         logging.getLogger(name).addFilter(flt)
     level = os.environ.get(ENV_LOG, "").strip().lower()
     if level in ("debug", "info"):

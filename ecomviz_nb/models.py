@@ -64,8 +64,12 @@ def _check_url(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(name, value, allowed)
     url = value.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ValidationError(name, value, allowed) from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
         raise ValidationError(name, value, allowed)
     if any(ch.isspace() for ch in url):
         raise ValidationError(name, value, allowed + " (no spaces: encode them as %20)")
@@ -514,9 +518,12 @@ def parse_time(value: Any) -> datetime | None:
 
 def resolve_url(base_url: str, file_path: str) -> str:
     """Make ``file_path`` absolute: relative paths are resolved against the API's base URL."""
-    if urlsplit(file_path).scheme in ("http", "https"):
+    try:
+        if urlsplit(file_path).scheme in ("http", "https"):
+            return file_path
+        return urljoin(base_url.rstrip("/") + "/", file_path)
+    except ValueError:  # a malformed URL from the server: keep it as sent, never crash
         return file_path
-    return urljoin(base_url.rstrip("/") + "/", file_path)
 
 
 def _str_or_none(value: Any) -> str | None:
