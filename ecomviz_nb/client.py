@@ -147,6 +147,7 @@ class _BaseClient:
         self.max_retries = max_retries
         self.ledger = JobLedger(config.resolve_home(home) / "jobs.sqlite3")
         self._rand: Callable[[], float] = random.random
+        self._owns_http = True
 
     def __repr__(self) -> str:
         token = "set" if self._token else "None"
@@ -164,6 +165,8 @@ class _BaseClient:
         return headers
 
     def _build(self, http: httpx.Client | httpx.AsyncClient, call: _Call) -> httpx.Request:
+        if self._owns_http:  # headers and timeout were set on the client once
+            return http.build_request(call.method, self.base_url + call.path, json=call.body)
         return http.build_request(
             call.method,
             self.base_url + call.path,
@@ -377,7 +380,7 @@ class Client(_BaseClient):
             token, base_url=base_url, timeout=timeout, max_retries=max_retries, home=home
         )
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
+        self._http = http_client or httpx.Client(timeout=self.timeout, headers=self._headers())
         self._sleep: Callable[[float], Any] = time.sleep
         self.jobs = Jobs(self.ledger, self, self.base_url)
         """The job ledger's jobs for this server: ``client.jobs.list()``, ``.get(job_id)``."""
@@ -483,9 +486,7 @@ class AsyncClient(_BaseClient):
             token, base_url=base_url, timeout=timeout, max_retries=max_retries, home=home
         )
         self._owns_http = http_client is None
-        self._http = (
-            http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
-        )
+        self._http = http_client or httpx.AsyncClient(timeout=self.timeout, headers=self._headers())
         self._sleep: Callable[[float], Any] = asyncio.sleep
         self.jobs = AsyncJobs(self.ledger, self, self.base_url)
         """The job ledger's jobs for this server, as async jobs."""

@@ -116,8 +116,15 @@ class RedactingFilter(logging.Filter):
 
 _configured = False
 _EMITTING_LOGGERS = (
-    "ecomviz_nb", "ecomviz_nb.client", "ecomviz_nb.sandbox", "httpx", "httpcore",
-    "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+    "ecomviz_nb",
+    "ecomviz_nb.client",
+    "ecomviz_nb.sandbox",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
 )
 
 

@@ -37,25 +37,30 @@ __all__ = [
     "print_progress",
 ]
 
-POLL_INITIAL = 1.0
-POLL_FACTOR = 1.2
+POLL_INITIAL = 2.0
+POLL_GROWTH = 0.03
 POLL_MAXIMUM = 10.0
-POLL_JITTER = 0.1
+POLL_JITTER = 0.05
 
 
 def poll_delay(
-    attempt: int,
+    elapsed: float,
     rand: float = 0.5,
     *,
     initial: float = POLL_INITIAL,
-    factor: float = POLL_FACTOR,
+    growth: float = POLL_GROWTH,
     maximum: float = POLL_MAXIMUM,
     jitter: float = POLL_JITTER,
 ) -> float:
-    """Seconds to sleep after poll number ``attempt`` (0-based): grows from ~1 s to ~10 s.
+    """Seconds to sleep before the next poll of a job that has run ``elapsed`` seconds.
+
+    The wait grows with the job's age: ``initial + growth * elapsed``, capped at ``maximum``
+    (2 s at the start, 2.9 s at 30 s, 10 s from about 4.5 min on). A job is then noticed within
+    about a tenth of its duration (beyond the first seconds) while making a fraction of the
+    requests of fixed polling; ``benchmarks/bench_polling.py`` measures both.
 
     Args:
-        attempt: how many polls came before this sleep, minus one.
+        elapsed: seconds since the job was submitted (>= 0).
         rand: a number in [0, 1) that picks the jitter (0.5 means none); pass
             ``random.random()`` so that many notebooks do not poll in step.
         jitter: the relative spread: the delay is scaled by a factor in [1 - jitter, 1 + jitter).
@@ -63,12 +68,11 @@ def poll_delay(
     Returns:
         The delay, within ``initial * (1 - jitter)`` and ``maximum * (1 + jitter)``.
     """
-    if attempt < 0:
-        raise ValueError(f"attempt={attempt} must be >= 0")
+    if not elapsed >= 0:  # also refuses NaN
+        raise ValueError(f"elapsed={elapsed} must be >= 0")
     if not 0.0 <= rand < 1.0:
         raise ValueError(f"rand={rand} must be in [0, 1)")
-    # Clamp the exponent so large attempts cannot overflow a float.
-    base = min(maximum, initial * factor ** min(attempt, 200))
+    base = min(maximum, initial + growth * elapsed)
     return base * (1.0 + jitter * (2.0 * rand - 1.0))
 
 
@@ -139,7 +143,7 @@ class _Job(Generic[S, R]):
         source: S,
         *,
         ledger: JobLedger | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Any] | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -168,7 +172,7 @@ class _Job(Generic[S, R]):
         return self.record.state
 
     def _elapsed(self) -> float:
-        return max(0.0, time.time() - self.record.submitted_at)
+        return max(0.0, self._clock() - self.record.submitted_at)
 
     def _save(self, **changes: Any) -> None:
         if any(getattr(self.record, k) != v for k, v in changes.items()):
@@ -181,23 +185,19 @@ class _Job(Generic[S, R]):
         """Digest one poll: the event to report, whether it is finished, an error to raise."""
         raise NotImplementedError
 
-    def _next_delay(self, attempt: int, deadline: float | None) -> float | None:
-        """Seconds to sleep before the next poll, or None when the deadline has passed."""
-        delay = poll_delay(attempt, self._rand())
-        if deadline is None:
-            return delay
-        left = deadline - self._clock()
-        return None if left <= 0 else min(delay, left)
-
     def _step(
         self,
         snapshot: R,
         on_progress: Progress | None,
-        attempt: int,
+        origin: float,
         deadline: float | None,
         timeout: float | None,
     ) -> float | None:
-        """Report one poll; None when finished, else the delay before the next poll."""
+        """Report one poll; None when finished, else the delay before the next poll.
+
+        ``origin`` is the clock reading at which the job was submitted, so a job resumed long
+        after submission is polled at the slow pace its age calls for.
+        """
         event, finished, error = self._observe(snapshot)
         if on_progress is not None:
             on_progress(event)
@@ -205,8 +205,11 @@ class _Job(Generic[S, R]):
             raise error
         if finished:
             return None
-        delay = self._next_delay(attempt, deadline)
-        if delay is None:
+        now = self._clock()
+        delay = poll_delay(max(0.0, now - origin), self._rand())  # the job's age sets the pace
+        if deadline is None:
+            return delay
+        if now >= deadline:
             raise JobTimeoutError(
                 f"{self.kind} job {self.id} was not finished after {timeout:g} s "
                 f"({len(self.images)} of {self.expected} images); it may still finish: "
@@ -214,35 +217,35 @@ class _Job(Generic[S, R]):
                 job=self,
                 images=list(self.images),
             )
-        return delay
+        return min(delay, deadline - now)
+
+    def _start(self, timeout: float | None) -> tuple[float, float | None]:
+        now = self._clock()
+        return self.record.submitted_at, None if timeout is None else now + timeout
 
     def _wait(
         self, fetch: Callable[[], R], timeout: float | None, on_progress: Progress | None
     ) -> R:
         sleep = self._sleep or time.sleep
-        deadline = None if timeout is None else self._clock() + timeout
-        attempt = 0
+        origin, deadline = self._start(timeout)
         while True:
             snapshot = fetch()
-            delay = self._step(snapshot, on_progress, attempt, deadline, timeout)
+            delay = self._step(snapshot, on_progress, origin, deadline, timeout)
             if delay is None:
                 return snapshot
             sleep(delay)
-            attempt += 1
 
     async def _await(
         self, fetch: Callable[[], Awaitable[R]], timeout: float | None, on_progress: Progress | None
     ) -> R:
         sleep = self._sleep or asyncio.sleep
-        deadline = None if timeout is None else self._clock() + timeout
-        attempt = 0
+        origin, deadline = self._start(timeout)
         while True:
             snapshot = await fetch()
-            delay = self._step(snapshot, on_progress, attempt, deadline, timeout)
+            delay = self._step(snapshot, on_progress, origin, deadline, timeout)
             if delay is None:
                 return snapshot
             await sleep(delay)
-            attempt += 1
 
     def __repr__(self) -> str:
         return (
@@ -385,7 +388,7 @@ class _JobsBase:
         return self.ledger.list(base_url=None if all_servers else self._base_url, limit=limit)
 
     def _record(self, job_id: str) -> JobRecord:
-        record = self.ledger.get(job_id)
+        record = self.ledger.get(job_id, base_url=self._base_url)
         if record is None:
             raise KeyError(f"no job {job_id!r} in the ledger at {self.ledger.path}")
         return record

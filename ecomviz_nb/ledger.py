@@ -112,8 +112,20 @@ class JobLedger:
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
-        # WAL lets readers (a JobsPanel) run while another notebook writes.
-        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL lets readers (a JobsPanel) run while another notebook writes. SQLite answers
+        # "locked" at once, without the busy timeout, while another connection switches a new
+        # file to WAL, so that one pragma is retried by hand.
+        deadline = time.monotonic() + 30
+        delay = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
         conn.execute("BEGIN IMMEDIATE")
         try:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
@@ -188,15 +200,23 @@ class JobLedger:
                 (*values, time.time(), job_id),
             )
 
-    def get(self, job_id: str) -> JobRecord | None:
-        """The job with this ledger id, or else the newest one with this server id."""
+    def get(self, job_id: str, *, base_url: str | None = None) -> JobRecord | None:
+        """The job with this ledger id, or else the newest one with this server id.
+
+        Args:
+            base_url: look server ids up only among this server's jobs (ids of two servers,
+                say two sandboxes, may collide); ledger ids are unique everywhere.
+        """
         with self._connect(write=False) as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
-                row = conn.execute(
-                    "SELECT * FROM jobs WHERE remote_id = ? ORDER BY submitted_at DESC LIMIT 1",
-                    (job_id,),
-                ).fetchone()
+                query = "SELECT * FROM jobs WHERE remote_id = ?"
+                params: builtins.list[Any] = [job_id]
+                if base_url is not None:
+                    query += " AND base_url = ?"
+                    params.append(base_url)
+                query += " ORDER BY submitted_at DESC, rowid DESC LIMIT 1"
+                row = conn.execute(query, params).fetchone()
             names = [d[0] for d in conn.execute("SELECT * FROM jobs LIMIT 0").description]
         return None if row is None else _record(dict(zip(names, row, strict=True)))
 

@@ -53,6 +53,7 @@ WEIGHT_RANGE_KG = (10, 300)
 TERMINAL_FAILED_STATUSES = frozenset({"failed", "error", "canceled", "cancelled"})
 """Try-on statuses that end a job without images."""
 
+_PLAIN_RELATIVE = re.compile(r"^(?![./])(?!.*(?:^|/)\.\.?(?:/|$))[^:?#\\\s]*$")
 _RATIO = re.compile(r"^([1-9][0-9]{0,3}):([1-9][0-9]{0,3})$")
 
 
@@ -518,9 +519,12 @@ def parse_time(value: Any) -> datetime | None:
 
 def resolve_url(base_url: str, file_path: str) -> str:
     """Make ``file_path`` absolute: relative paths are resolved against the API's base URL."""
+    head = file_path[:8].lower()
+    if head.startswith(("http://", "https://")):
+        return file_path
+    if _PLAIN_RELATIVE.match(file_path):  # the common case, without urljoin's cost
+        return base_url.rstrip("/") + "/" + file_path
     try:
-        if urlsplit(file_path).scheme in ("http", "https"):
-            return file_path
         return urljoin(base_url.rstrip("/") + "/", file_path)
     except ValueError:  # a malformed URL from the server: keep it as sent, never crash
         return file_path

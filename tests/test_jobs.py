@@ -1,0 +1,676 @@
+"""Jobs: the polling schedule, waiting (sync and async), progress events, timeouts and resuming.
+
+Jobs are built straight from ledger rows and tiny fake sources: no HTTP, no real sleeping. A fake
+clock advances only when the job calls the fake sleep, so deadlines are tested exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ecomviz_nb as ev
+from ecomviz_nb.jobs import AsyncJobs, Jobs
+from ecomviz_nb.ledger import JobLedger, JobRecord
+
+BASE_URL = "https://api.test"
+BASELINE = ["old/1.jpg", "old/2.jpg"]
+
+GENERATE_REQUEST = ev.GenerateRequest(
+    image_types=[
+        ev.ImageSpec("main", count=2, aspect_ratio="1:1"),
+        ev.ImageSpec("vto", colors=["red"]),
+    ],
+    region="eu",
+    platform="amazon",
+    webhook=ev.Webhook("https://hooks.test/done", token="whsec-1"),
+)
+TRY_ON_REQUEST = ev.TryOnRequest(
+    person_image_url="https://img.test/person.jpg",
+    clothing=[ev.Clothing("https://img.test/shirt.jpg", info="price US9.9")],
+    height=170,
+    weight=60,
+    aspect_ratio="3:2",
+    watermark=False,
+)
+
+
+# ---------------------------------------------------------------- fakes
+
+
+class FakeTime:
+    """A clock that only moves when the job sleeps; every sleep is recorded."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0, f"asked to sleep {seconds} s"
+        assert len(self.slept) < 10_000, "still polling after 10,000 sleeps"
+        self.slept.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def image(path: str) -> ev.GeneratedImage:
+    return ev.GeneratedImage(url=f"{BASE_URL}/{path}", file_path=path)
+
+
+class ProductFeed:
+    """Serves product ``p1``: poll n shows ``counts[n]`` new images (the last count repeats)."""
+
+    def __init__(self, counts: Sequence[int], baseline: Sequence[str] = BASELINE) -> None:
+        self.counts = list(counts)
+        self.baseline = list(baseline)
+        self.polls = 0
+        self.fail_with: Exception | None = None
+
+    def _next(self, product_id: str) -> ev.Product:
+        assert product_id == "p1"
+        if self.fail_with is not None:
+            error, self.fail_with = self.fail_with, None
+            raise error
+        count = self.counts[min(self.polls, len(self.counts) - 1)]
+        self.polls += 1
+        new = [f"gen/{i}.jpg" for i in range(count)]
+        # Old and new images interleaved: the job must tell them apart by filePath, not order.
+        paths = [*new[:1], *self.baseline, *new[1:]]
+        return ev.Product(id=product_id, generated_images=[image(p) for p in paths])
+
+
+class SyncProductFeed(ProductFeed):
+    def get_product(self, product_id: str) -> ev.Product:
+        return self._next(product_id)
+
+
+class AsyncProductFeed(ProductFeed):
+    async def get_product(self, product_id: str) -> ev.Product:
+        return self._next(product_id)
+
+
+class TryOnFeed:
+    """Serves try-on ``vto1``: poll n shows ``statuses[n]`` (the last status repeats)."""
+
+    def __init__(self, statuses: Sequence[str]) -> None:
+        self.statuses = list(statuses)
+        self.polls = 0
+        self.fail_with: Exception | None = None
+
+    def _next(self, vto_id: str) -> ev.TryOnResult:
+        assert vto_id == "vto1"
+        if self.fail_with is not None:
+            error, self.fail_with = self.fail_with, None
+            raise error
+        status = self.statuses[min(self.polls, len(self.statuses) - 1)]
+        self.polls += 1
+        images = [image("vto/vto1.jpg")] if status == "completed" else []
+        return ev.TryOnResult(id=vto_id, status=status, images=images)
+
+
+class SyncTryOnFeed(TryOnFeed):
+    def get_try_on(self, vto_id: str) -> ev.TryOnResult:
+        return self._next(vto_id)
+
+
+class AsyncTryOnFeed(TryOnFeed):
+    async def get_try_on(self, vto_id: str) -> ev.TryOnResult:
+        return self._next(vto_id)
+
+
+def submitted(ledger: JobLedger, kind: str, **fields: Any) -> JobRecord:
+    """A ledger row as the client leaves it after a successful submission."""
+    if kind == "generate":
+        defaults: dict[str, Any] = {
+            "request": GENERATE_REQUEST.to_wire(),
+            "expected": GENERATE_REQUEST.expected_images,
+            "remote_id": "p1",
+            "baseline": BASELINE,
+        }
+    else:
+        defaults = {"request": TRY_ON_REQUEST.to_wire(), "expected": 1, "remote_id": "vto1"}
+    defaults.update(fields)
+    base_url = defaults.pop("base_url", BASE_URL)
+    record = ledger.add(kind=kind, base_url=base_url, **defaults)
+    ledger.update(record.id, state="submitted")
+    fresh = ledger.get(record.id)
+    assert fresh is not None
+    return fresh
+
+
+@dataclasses.dataclass
+class Harness:
+    """Builds sync or async jobs over fake sources and a fake clock; ``wait`` runs either."""
+
+    is_async: bool
+    ledger: JobLedger
+    time: FakeTime
+
+    def generation(
+        self, counts: Sequence[int], **fields: Any
+    ) -> tuple[ev.GenerationJob | ev.AsyncGenerationJob, ProductFeed]:
+        record = submitted(self.ledger, "generate", **fields)
+        record.submitted_at = self.time.now  # submitted just now, on the fake clock
+        source: ProductFeed = AsyncProductFeed(counts) if self.is_async else SyncProductFeed(counts)
+        cls = ev.AsyncGenerationJob if self.is_async else ev.GenerationJob
+        return cls(record, source, **self._job_options()), source
+
+    def try_on(self, statuses: Sequence[str]) -> tuple[ev.TryOnJob | ev.AsyncTryOnJob, TryOnFeed]:
+        record = submitted(self.ledger, "tryon")
+        record.submitted_at = self.time.now
+        source: TryOnFeed = AsyncTryOnFeed(statuses) if self.is_async else SyncTryOnFeed(statuses)
+        cls = ev.AsyncTryOnJob if self.is_async else ev.TryOnJob
+        return cls(record, source, **self._job_options()), source
+
+    def _job_options(self) -> dict[str, Any]:
+        sleep = self.time.async_sleep if self.is_async else self.time.sleep
+        return {
+            "ledger": self.ledger,
+            "clock": self.time.clock,
+            "sleep": sleep,
+            "rand": lambda: 0.5,
+        }
+
+    async def wait(self, job: Any, **kwargs: Any) -> Any:
+        result = job.wait(**kwargs)
+        assert inspect.isawaitable(result) == self.is_async
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def row(self, job: Any) -> JobRecord:
+        record = self.ledger.get(job.id)
+        assert record is not None
+        return record
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> JobLedger:
+    return JobLedger(tmp_path / "jobs.sqlite3")
+
+
+@pytest.fixture(params=[False, True], ids=["sync", "async"])
+def harness(request: pytest.FixtureRequest, ledger: JobLedger) -> Harness:
+    return Harness(is_async=request.param, ledger=ledger, time=FakeTime())
+
+
+# ---------------------------------------------------------------- poll_delay
+
+
+def test_poll_delay_starts_at_two_seconds() -> None:
+    assert ev.poll_delay(0.0, 0.5) == pytest.approx(2.0)
+    assert ev.poll_delay(0.0) == pytest.approx(2.0)
+
+
+def test_poll_delay_grows_with_the_jobs_age_until_the_cap() -> None:
+    delays = [ev.poll_delay(float(t), 0.5) for t in range(0, 600, 5)]
+    assert all(later >= earlier for earlier, later in pairwise(delays))
+    below_cap = [d for d in delays if d < 10.0 - 1e-9]
+    assert len(below_cap) > 5
+    assert all(b > a for a, b in pairwise(below_cap))
+    assert ev.poll_delay(30.0, 0.5) == pytest.approx(2.9)
+
+
+@pytest.mark.parametrize("elapsed", [267.0, 300.0, 1_000.0, 10**9, float("inf")])
+def test_poll_delay_is_capped_at_ten_seconds(elapsed: float) -> None:
+    assert ev.poll_delay(elapsed, 0.5) == pytest.approx(10.0)
+    for rand in (0.0, 0.5, 0.999):
+        assert 10.0 * 0.95 - 1e-9 <= ev.poll_delay(elapsed, rand) <= 10.0 * 1.05
+
+
+def test_poll_delay_never_exceeds_maximum_plus_jitter() -> None:
+    for elapsed in range(0, 4000, 7):
+        for rand in (0.0, 0.25, 0.5, 0.75, 0.999999):
+            assert ev.poll_delay(float(elapsed), rand, maximum=5.0, jitter=0.2) <= 5.0 * 1.2
+
+
+def test_poll_delay_jitter_spreads_five_percent_either_way() -> None:
+    assert ev.poll_delay(0.0, 0.0) == pytest.approx(1.9)
+    assert 2.09 < ev.poll_delay(0.0, 0.999) < 2.1
+    assert ev.poll_delay(10_000.0, 0.0) == pytest.approx(9.5)
+    assert 10.49 < ev.poll_delay(10_000.0, 0.999) < 10.5
+    assert ev.poll_delay(3.0, 0.25) < ev.poll_delay(3.0, 0.5) < ev.poll_delay(3.0, 0.75)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "rand"), [(-1.0, 0.5), (float("nan"), 0.5), (0.0, 1.0), (0.0, -0.01), (0.0, 1.5)]
+)
+def test_poll_delay_rejects_bad_elapsed_or_rand(elapsed: float, rand: float) -> None:
+    with pytest.raises(ValueError):
+        ev.poll_delay(elapsed, rand)
+
+
+def test_a_thirty_second_job_takes_at_most_fifteen_polls_and_is_seen_within_three() -> None:
+    for rand in (0.0, 0.5, 0.999):
+        t, polls = 0.0, 1  # wait() polls once at once
+        while t < 30.0:
+            t += ev.poll_delay(t, rand)
+            polls += 1
+        assert polls <= 15
+        assert t - 30.0 <= 3.0
+    # Still polling reasonably often at the start: not a handful of long sleeps.
+    assert polls >= 8
+
+
+# ---------------------------------------------------------------- generation: finishing
+
+
+async def test_generation_wait_returns_product_once_expected_images_arrived(
+    harness: Harness,
+) -> None:
+    job, source = harness.generation([0, 1, 3])
+    product = await harness.wait(job, timeout=600)
+    assert isinstance(product, ev.Product)
+    assert product.id == "p1"
+    assert len(product.generated_images) == len(BASELINE) + 3
+    assert source.polls == 3
+    assert [img.file_path for img in job.images] == ["gen/0.jpg", "gen/1.jpg", "gen/2.jpg"]
+    assert harness.time.slept == pytest.approx([2.0, 2.06])
+
+
+async def test_generation_images_exclude_what_the_product_held_before(harness: Harness) -> None:
+    job, _ = harness.generation([2], expected=2)
+    await harness.wait(job, timeout=60)
+    paths = [img.file_path for img in job.images]
+    assert paths == ["gen/0.jpg", "gen/1.jpg"]
+    assert not set(paths) & set(BASELINE)
+    assert all(img.url.startswith(BASE_URL) for img in job.images)
+
+
+async def test_generation_progress_events_count_new_images(harness: Harness) -> None:
+    job, _ = harness.generation([0, 1, 3])
+    events: list[ev.ProgressEvent] = []
+    await harness.wait(job, timeout=600, on_progress=events.append)
+    assert [e.done for e in events] == [0, 1, 3]
+    assert [e.expected for e in events] == [3, 3, 3]
+    assert [e.status for e in events] == ["submitted", "generating", "completed"]
+    assert all(e.job_id == job.id for e in events)
+    assert all(e.elapsed >= 0 for e in events)
+    assert [e.fraction for e in events] == pytest.approx([0.0, 1 / 3, 1.0])
+    assert [len(e.images) for e in events] == [0, 1, 3]
+
+
+async def test_generation_completion_is_written_to_the_ledger(harness: Harness) -> None:
+    job, _ = harness.generation([0, 1, 3])
+    await harness.wait(job, timeout=600)
+    row = harness.row(job)
+    assert (row.state, row.done, row.status) == ("completed", 3, "completed")
+    assert job.state == "completed"
+
+
+async def test_generation_already_complete_returns_after_one_poll_without_sleeping(
+    harness: Harness,
+) -> None:
+    job, source = harness.generation([5])
+    await harness.wait(job, timeout=600)
+    assert source.polls == 1
+    assert harness.time.slept == []
+    assert len(job.images) == 5
+
+
+# ---------------------------------------------------------------- generation: deadlines
+
+
+async def test_generation_timeout_raises_with_partial_images(harness: Harness) -> None:
+    job, _ = harness.generation([0, 1, 2])
+    with pytest.raises(ev.JobTimeoutError) as caught:
+        await harness.wait(job, timeout=30)
+    exc = caught.value
+    assert isinstance(exc, TimeoutError)
+    assert isinstance(exc, ev.EcomVizError)
+    assert exc.job is job
+    assert [img.file_path for img in exc.images] == ["gen/0.jpg", "gen/1.jpg"]
+    assert job.id in str(exc)
+
+
+async def test_generation_timeout_never_sleeps_past_the_deadline(harness: Harness) -> None:
+    job, source = harness.generation([0])
+    start = harness.time.now
+    with pytest.raises(ev.JobTimeoutError):
+        await harness.wait(job, timeout=5)
+    assert sum(harness.time.slept) <= 5 + 1e-9
+    assert harness.time.now - start <= 5 + 1e-9
+    # The schedule with rand 0.5: polls at 0, 2, 4.06 s, then a last one at the deadline.
+    assert harness.time.slept == pytest.approx([2.0, 2.06, 0.94])
+    assert source.polls == 4
+
+
+async def test_generation_timeout_polls_match_the_backoff_schedule(harness: Harness) -> None:
+    timeout = 120.0
+    job, source = harness.generation([1])
+    with pytest.raises(ev.JobTimeoutError):
+        await harness.wait(job, timeout=timeout)
+    # Independently: sleep poll_delay(age) while it fits, then once more up to the deadline.
+    expected_sleeps: list[float] = []
+    while sum(expected_sleeps) + ev.poll_delay(sum(expected_sleeps)) < timeout:
+        expected_sleeps.append(ev.poll_delay(sum(expected_sleeps)))
+    expected_sleeps.append(timeout - sum(expected_sleeps))
+    assert harness.time.slept == pytest.approx(expected_sleeps)
+    assert source.polls == len(expected_sleeps) + 1
+    assert sum(harness.time.slept) <= timeout + 1e-9
+
+
+async def test_generation_timeout_keeps_the_ledger_row_resumable(harness: Harness) -> None:
+    job, _ = harness.generation([0, 2])
+    with pytest.raises(ev.JobTimeoutError):
+        await harness.wait(job, timeout=10)
+    row = harness.row(job)
+    assert row.state == "submitted"
+    assert row.done == 2
+    assert job.state == "submitted"
+
+
+async def test_generation_zero_timeout_polls_exactly_once(harness: Harness) -> None:
+    job, source = harness.generation([1])
+    events: list[ev.ProgressEvent] = []
+    with pytest.raises(ev.JobTimeoutError) as caught:
+        await harness.wait(job, timeout=0, on_progress=events.append)
+    assert source.polls == 1
+    assert harness.time.slept == []
+    assert len(events) == 1
+    assert len(caught.value.images) == 1
+
+
+async def test_generation_zero_timeout_returns_when_already_complete(harness: Harness) -> None:
+    job, source = harness.generation([3])
+    product = await harness.wait(job, timeout=0)
+    assert product.id == "p1"
+    assert source.polls == 1
+
+
+async def test_generation_wait_again_after_a_timeout_finishes(harness: Harness) -> None:
+    job, source = harness.generation([0, 0, 1, 1, 1, 3])
+    with pytest.raises(ev.JobTimeoutError):
+        await harness.wait(job, timeout=3)  # polls at 0, 2 and 3 s
+    assert source.polls == 3
+    product = await harness.wait(job, timeout=600)
+    assert product.id == "p1"
+    assert len(job.images) == 3
+    assert harness.row(job).state == "completed"
+
+
+# ---------------------------------------------------------------- source errors
+
+
+async def test_generation_source_error_propagates_and_job_can_wait_again(
+    harness: Harness,
+) -> None:
+    job, source = harness.generation([0, 3])
+    source.fail_with = ev.ServerError(503, "busy", method="GET", path="/api/products/p1")
+    with pytest.raises(ev.ServerError) as caught:
+        await harness.wait(job, timeout=600)
+    assert caught.value.status_code == 503
+    assert source.polls == 0
+    assert harness.row(job).state == "submitted"
+    product = await harness.wait(job, timeout=600)
+    assert product.id == "p1"
+    assert harness.row(job).state == "completed"
+
+
+async def test_generation_error_in_a_later_poll_propagates(harness: Harness) -> None:
+    job, source = harness.generation([1, 1, 3])
+    events: list[ev.ProgressEvent] = []
+
+    def fail_after_first(event: ev.ProgressEvent) -> None:
+        events.append(event)
+        source.fail_with = ev.APIConnectionError("connection reset", maybe_sent=False)
+
+    with pytest.raises(ev.APIConnectionError):
+        await harness.wait(job, timeout=600, on_progress=fail_after_first)
+    assert [e.done for e in events] == [1]
+    assert harness.row(job).done == 1
+    await harness.wait(job, timeout=600)
+    assert harness.row(job).done == 3
+
+
+async def test_try_on_source_error_propagates_and_job_can_wait_again(harness: Harness) -> None:
+    job, source = harness.try_on(["processing", "completed"])
+    source.fail_with = ev.NotFoundError(404, "no such try-on")
+    with pytest.raises(ev.NotFoundError):
+        await harness.wait(job, timeout=600)
+    result = await harness.wait(job, timeout=600)
+    assert result.status == "completed"
+
+
+# ---------------------------------------------------------------- try-on
+
+
+async def test_try_on_wait_returns_the_completed_result(harness: Harness) -> None:
+    job, source = harness.try_on(["queued", "processing", "completed"])
+    events: list[ev.ProgressEvent] = []
+    result = await harness.wait(job, timeout=600, on_progress=events.append)
+    assert isinstance(result, ev.TryOnResult)
+    assert result.status == "completed"
+    assert [img.file_path for img in result.images] == ["vto/vto1.jpg"]
+    assert job.images == result.images
+    assert job.result is result
+    assert source.polls == 3
+    assert [e.status for e in events] == ["queued", "processing", "completed"]
+    assert events[-1].done == 1
+    assert events[-1].fraction == 1.0
+    assert [e.fraction for e in events[:-1]] == [0.0, 0.0]
+    row = harness.row(job)
+    assert (row.state, row.status, row.done) == ("completed", "completed", 1)
+
+
+async def test_try_on_unknown_status_is_reported_verbatim_and_waited_on(harness: Harness) -> None:
+    job, source = harness.try_on(["queued", "Rendering step 2/3", "completed"])
+    events: list[ev.ProgressEvent] = []
+    seen_in_ledger: list[str | None] = []
+
+    def record(event: ev.ProgressEvent) -> None:
+        events.append(event)
+        seen_in_ledger.append(harness.row(job).status)
+
+    result = await harness.wait(job, timeout=600, on_progress=record)
+    assert result.status == "completed"
+    assert [e.status for e in events] == ["queued", "Rendering step 2/3", "completed"]
+    assert seen_in_ledger == ["queued", "Rendering step 2/3", "completed"]
+    assert source.polls == 3
+
+
+@pytest.mark.parametrize("status", ["failed", "error", "canceled"])
+async def test_try_on_failure_status_raises_job_failed_error(harness: Harness, status: str) -> None:
+    job, source = harness.try_on(["queued", status, "completed"])
+    events: list[ev.ProgressEvent] = []
+    with pytest.raises(ev.JobFailedError) as caught:
+        await harness.wait(job, timeout=600, on_progress=events.append)
+    exc = caught.value
+    assert exc.status == status
+    assert exc.job is job
+    assert isinstance(exc, ev.JobError)
+    assert not isinstance(exc, TimeoutError)
+    assert status in str(exc)
+    assert [e.status for e in events] == ["queued", status]
+    assert source.polls == 2  # a terminal status is not polled again
+    row = harness.row(job)
+    assert (row.state, row.status) == ("failed", status)
+    assert job.state == "failed"
+
+
+async def test_try_on_stuck_processing_times_out(harness: Harness) -> None:
+    job, source = harness.try_on(["queued", "processing"])
+    events: list[ev.ProgressEvent] = []
+    with pytest.raises(ev.JobTimeoutError) as caught:
+        await harness.wait(job, timeout=20, on_progress=events.append)
+    exc = caught.value
+    assert exc.job is job
+    assert exc.images == []
+    assert job.id in str(exc)
+    assert sum(harness.time.slept) <= 20 + 1e-9
+    assert source.polls == len(harness.time.slept) + 1
+    assert {e.status for e in events[1:]} == {"processing"}
+    assert harness.row(job).state == "submitted"
+
+
+# ---------------------------------------------------------------- print_progress
+
+
+def test_print_progress_writes_count_and_status(capsys: pytest.CaptureFixture[str]) -> None:
+    ev.print_progress(ev.ProgressEvent("job_abc", 2, 5, "generating", 3.0))
+    out = capsys.readouterr().out
+    assert "2/5" in out
+    assert "generating" in out
+    assert "job_abc" in out
+    assert not out.endswith("\n")
+
+
+def test_print_progress_ends_the_line_when_completed(capsys: pytest.CaptureFixture[str]) -> None:
+    ev.print_progress(ev.ProgressEvent("job_abc", 5, 5, "completed", 12.0))
+    out = capsys.readouterr().out
+    assert "5/5" in out
+    assert "completed" in out
+    assert out.endswith("\n")
+
+
+async def test_print_progress_works_as_a_wait_callback(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job, _ = harness.generation([0, 3])
+    await harness.wait(job, timeout=60, on_progress=ev.print_progress)
+    out = capsys.readouterr().out
+    assert "0/3 submitted" in out
+    assert "3/3 completed" in out
+
+
+# ---------------------------------------------------------------- client.jobs: resuming
+
+
+def test_jobs_list_is_newest_first_for_this_server_only(ledger: JobLedger) -> None:
+    first = submitted(ledger, "generate")
+    elsewhere = submitted(ledger, "generate", base_url="https://other.test")
+    second = submitted(ledger, "tryon")
+    third = submitted(ledger, "generate", remote_id="p2")
+    jobs = Jobs(ledger, SyncProductFeed([0]), BASE_URL)
+    listed = jobs.list()
+    assert [job.id for job in listed] == [third.id, second.id, first.id]
+    assert elsewhere.id not in {job.id for job in jobs.list()}
+    assert [job.id for job in jobs.list(limit=2)] == [third.id, second.id]
+
+
+def test_jobs_list_all_servers_includes_other_base_urls(ledger: JobLedger) -> None:
+    mine = submitted(ledger, "generate")
+    other = submitted(ledger, "tryon", base_url="http://127.0.0.1:5123")
+    jobs = Jobs(ledger, SyncProductFeed([0]), BASE_URL)
+    assert [job.id for job in jobs.list(all_servers=True)] == [other.id, mine.id]
+    assert Jobs(ledger, None, "https://nobody.test").list() == []
+
+
+def test_jobs_get_finds_by_ledger_id_and_remote_id(ledger: JobLedger) -> None:
+    gen = submitted(ledger, "generate")
+    vto = submitted(ledger, "tryon")
+    jobs = Jobs(ledger, SyncProductFeed([0]), BASE_URL)
+    assert jobs.get(gen.id).id == gen.id
+    assert jobs.get(vto.id).id == vto.id
+    assert jobs.get("p1").id == gen.id
+    assert jobs.get("vto1").id == vto.id
+
+
+def test_jobs_get_by_remote_id_returns_the_newest_job(ledger: JobLedger) -> None:
+    submitted(ledger, "generate")
+    newer = submitted(ledger, "generate", baseline=[*BASELINE, "gen/0.jpg"])
+    assert Jobs(ledger, None, BASE_URL).get("p1").id == newer.id
+
+
+def test_jobs_get_by_remote_id_prefers_this_servers_job(ledger: JobLedger) -> None:
+    # The same product id on another server (an old sandbox) submitted later must not be
+    # polled against this client's server.
+    mine = submitted(ledger, "generate")
+    submitted(ledger, "generate", base_url="https://other.test")
+    job = Jobs(ledger, None, BASE_URL).get("p1")
+    assert job.record.base_url == BASE_URL
+    assert job.id == mine.id
+
+
+@pytest.mark.parametrize("jobs_cls", [Jobs, AsyncJobs])
+def test_jobs_get_unknown_id_raises_key_error(ledger: JobLedger, jobs_cls: type) -> None:
+    submitted(ledger, "generate")
+    with pytest.raises(KeyError, match="job_nope"):
+        jobs_cls(ledger, None, BASE_URL).get("job_nope")
+
+
+def test_jobs_returns_sync_job_classes(ledger: JobLedger) -> None:
+    gen = submitted(ledger, "generate")
+    vto = submitted(ledger, "tryon")
+    jobs = Jobs(ledger, None, BASE_URL)
+    assert type(jobs.get(gen.id)) is ev.GenerationJob
+    assert type(jobs.get(vto.id)) is ev.TryOnJob
+    assert [type(j) for j in jobs.list()] == [ev.TryOnJob, ev.GenerationJob]
+
+
+def test_async_jobs_returns_async_job_classes(ledger: JobLedger) -> None:
+    gen = submitted(ledger, "generate")
+    vto = submitted(ledger, "tryon")
+    jobs = AsyncJobs(ledger, None, BASE_URL)
+    assert type(jobs.get(gen.id)) is ev.AsyncGenerationJob
+    assert type(jobs.get(vto.id)) is ev.AsyncTryOnJob
+    assert [type(j) for j in jobs.list()] == [ev.AsyncTryOnJob, ev.AsyncGenerationJob]
+
+
+@pytest.mark.parametrize("jobs_cls", [Jobs, AsyncJobs])
+def test_resumed_jobs_rebuild_their_requests_without_the_webhook_token(
+    ledger: JobLedger, jobs_cls: type
+) -> None:
+    gen = submitted(ledger, "generate")
+    vto = submitted(ledger, "tryon")
+    jobs = jobs_cls(ledger, None, BASE_URL)
+    rebuilt = jobs.get(gen.id).request
+    assert isinstance(rebuilt, ev.GenerateRequest)
+    assert rebuilt == dataclasses.replace(
+        GENERATE_REQUEST, webhook=ev.Webhook("https://hooks.test/done")
+    )
+    assert rebuilt.expected_images == 3
+    assert jobs.get(vto.id).request == TRY_ON_REQUEST
+
+
+def test_resumed_generation_job_waits_and_updates_the_ledger(ledger: JobLedger) -> None:
+    record = submitted(ledger, "generate")
+    job = Jobs(ledger, SyncProductFeed([3]), BASE_URL).get(record.id)
+    product = job.wait(timeout=5)
+    assert product.id == "p1"
+    assert job.product_id == "p1"
+    assert [img.file_path for img in job.images] == ["gen/0.jpg", "gen/1.jpg", "gen/2.jpg"]
+    row = ledger.get(record.id)
+    assert row is not None
+    assert (row.state, row.done) == ("completed", 3)
+
+
+def test_resumed_try_on_job_waits_and_updates_the_ledger(ledger: JobLedger) -> None:
+    record = submitted(ledger, "tryon")
+    job = Jobs(ledger, SyncTryOnFeed(["completed"]), BASE_URL).get("vto1")
+    result = job.wait(timeout=5)
+    assert result.status == "completed"
+    row = ledger.get(record.id)
+    assert row is not None
+    assert row.state == "completed"
+
+
+async def test_resumed_async_jobs_wait_and_update_the_ledger(ledger: JobLedger) -> None:
+    gen = submitted(ledger, "generate")
+    vto = submitted(ledger, "tryon")
+
+    class Source:
+        async def get_product(self, product_id: str) -> ev.Product:
+            return await AsyncProductFeed([3]).get_product(product_id)
+
+        async def get_try_on(self, vto_id: str) -> ev.TryOnResult:
+            return await AsyncTryOnFeed(["completed"]).get_try_on(vto_id)
+
+    jobs = AsyncJobs(ledger, Source(), BASE_URL)
+    product = await jobs.get(gen.id).wait(timeout=5)
+    result = await jobs.get(vto.id).wait(timeout=5)
+    assert product.id == "p1"
+    assert result.status == "completed"
+    states = {r.id: r.state for r in ledger.list()}
+    assert states == {gen.id: "completed", vto.id: "completed"}
