@@ -7,7 +7,8 @@
 >>> product = job.wait(on_progress=ev.print_progress)
 """
 
-from __future__ import annotations
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .client import AsyncClient, Client
@@ -71,6 +72,7 @@ __all__ = [
     "Product",
     "ProgressEvent",
     "RateLimitError",
+    "Sandbox",
     "ServerError",
     "TryOnJob",
     "TryOnRequest",
@@ -78,6 +80,23 @@ __all__ = [
     "ValidationError",
     "Webhook",
     "__version__",
+    "connect",
     "poll_delay",
     "print_progress",
 ]
+
+if TYPE_CHECKING:
+    from .local import Sandbox, connect
+
+# The sandbox pulls in FastAPI, uvicorn and Pillow: load it only when it is asked for.
+_LAZY = {"Sandbox": "local", "connect": "local"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *(name for name in globals() if name.startswith("_"))})

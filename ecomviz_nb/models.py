@@ -54,6 +54,8 @@ TERMINAL_FAILED_STATUSES = frozenset({"failed", "error", "canceled", "cancelled"
 """Try-on statuses that end a job without images."""
 
 _PLAIN_RELATIVE = re.compile(r"^(?![./])(?!.*(?:^|/)\.\.?(?:/|$))[^:?#\\\s]*$")
+# Printable, no separators or whitespace, none of / ? # % \\ (ids go into URL paths).
+_ID = re.compile(r"^[^/?#%\\\s\x00-\x1f\x7f-\x9f\u2028\u2029]+$")
 _RATIO = re.compile(r"^([1-9][0-9]{0,3}):([1-9][0-9]{0,3})$")
 
 
@@ -135,12 +137,7 @@ def _check_colors(name: str, value: Any) -> tuple[str, ...]:
 def check_id(name: str, value: Any) -> str:
     """A product or try-on id: a non-empty string without slashes, spaces or control characters."""
     allowed = "a non-empty id string without '/', '?', '#', spaces or control characters"
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(name, value, allowed)
-    if any(ch in "/?#%\\" or ch.isspace() or not ch.isprintable() for ch in value) or value in (
-        ".",
-        "..",
-    ):
+    if not isinstance(value, str) or value in (".", "..") or not _ID.match(value):
         raise ValidationError(name, value, allowed)
     return value
 

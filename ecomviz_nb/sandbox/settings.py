@@ -1,0 +1,77 @@
+"""The sandbox's start-up settings and its run-time fault injection switches."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Faults", "Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a sandbox is started (see ``ecomviz-nb sandbox --help``)."""
+
+    token: str | None = None
+    """If set, only this bearer token is accepted; otherwise any non-empty token is."""
+    job_seconds: float = 4.0
+    """How long one job takes; 0 renders as fast as possible (tests)."""
+    data_dir: Path | None = None
+    """Keep products, jobs and files here (SQLite plus files); None keeps them in memory."""
+    offline: bool = False
+    """Refuse to fetch images from other hosts; only /samples/ and /files/ work."""
+    fetch_timeout: float = 10.0
+    fetch_max_bytes: int = 20_000_000
+    fetch_allow: tuple[str, ...] = ()
+    """``host:port`` pairs fetched even though they are private or loopback (tests)."""
+    max_body_bytes: int = 1_000_000
+    render_workers: int = 2
+    image_size: int = 1024
+    webhook_timeout: float = 5.0
+    webhook_retries: int = 4
+    webhook_backoff: float = 0.5
+
+
+@dataclass
+class Faults:
+    """Failure injection, changed at run time through ``/_sandbox/config``.
+
+    Rates are probabilities in [0, 1] applied to each ``/api/`` request (or job), drawn from a
+    generator seeded by ``seed`` so a test can repeat a sequence.
+    """
+
+    error_rate: float = 0.0
+    """Answer 500."""
+    rate_limit_rate: float = 0.0
+    """Answer 429 with ``Retry-After: retry_after``."""
+    retry_after: int = 1
+    drop_rate: float = 0.0
+    """Start a response, then drop the connection."""
+    slow_rate: float = 0.0
+    slow_seconds: float = 2.0
+    """Delay answers by this much (for the share of requests given by ``slow_rate``)."""
+    fail_job_rate: float = 0.0
+    """End jobs as failed."""
+    job_seconds: float | None = None
+    """Override the start-up ``job_seconds`` (None: keep it)."""
+    seed: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.rng.seed(self.seed)
+
+    def roll(self, rate: float) -> bool:
+        """True with probability ``rate``."""
+        return rate > 0 and self.rng.random() < rate
+
+    def public(self) -> dict[str, Any]:
+        """The switches as JSON."""
+        data = asdict(self)
+        data.pop("rng")
+        return data
+
+    @classmethod
+    def names(cls) -> set[str]:
+        return {f.name for f in fields(cls)} - {"rng"}
