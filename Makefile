@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint test bench clean
+.PHONY: install lint test bench sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: lint
 bench: install
 	$(BIN)/python benchmarks/bench_client.py
 	$(BIN)/python benchmarks/bench_polling.py
+	$(BIN)/python benchmarks/bench_render.py
+	$(BIN)/python benchmarks/bench_sandbox.py
+
+# A local EcomViz sandbox in the foreground: make sandbox PORT=8787 ARGS="--data-dir state"
+PORT ?= 8787
+sandbox: install
+	$(BIN)/ecomviz-nb sandbox --port $(PORT) $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -70,9 +70,18 @@ class ImageFetcher:
 
     @staticmethod
     def origin(url: str) -> str:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return f"{(parts.hostname or '').lower()}:{port}"
+        """``host:port`` of a URL.
+
+        Raises:
+            FetchError: the host or port cannot be read (``:99999``, ``[bad``).
+        """
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            raise FetchError(f"{url!r} has no valid host and port") from None
+        return f"{host}:{port}"
 
     def is_own(self, url: str) -> bool:
         """Whether the URL points at this sandbox (it is then read without HTTP)."""
@@ -84,10 +93,11 @@ class ImageFetcher:
         Raises:
             FetchError: refused, unreachable, too large, not an image.
         """
+        own = self.is_own(url)  # raises FetchError on a malformed host or port
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"{url!r} is not an http(s) URL")
-        if self.is_own(url):
+        if own:
             data = self._read_local(unquote(parts.path))
             if data is None:
                 raise FetchError(

@@ -15,8 +15,18 @@ __all__ = ["SandboxMiddleware"]
 HEADER = (b"x-ecomviz-sandbox", b"1")
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(body: bytes, then: Receive) -> Receive:
+    """A receive that hands over a body read in advance, then goes back to the real one."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return await then()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 async def _send_error(
@@ -58,30 +68,37 @@ class SandboxMiddleware:
         if scope["path"].startswith("/api/") and await self._fault(send):
             return
 
-        started = False
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _TooLarge
-            return message
+        if not declared and scope["method"] in ("POST", "PUT", "PATCH"):
+            # No declared length (chunked): read the body here, so an oversized one gets a
+            # clean 413 rather than a parse error from the framework.
+            body = await self._read_limited(receive)
+            if body is None:
+                await _send_error(send, 413, f"the body is larger than {self.max_body} bytes")
+                return
+            receive = _replay(body, receive)
 
         async def tagged_send(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 message["headers"] = [*message.get("headers", []), HEADER]
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tagged_send)
-        except _TooLarge:
-            if not started:
-                await _send_error(send, 413, f"the body is larger than {self.max_body} bytes")
+        await self.app(scope, receive, tagged_send)
+
+    async def _read_limited(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def _fault(self, send: Send) -> bool:
         """Apply injected faults; True when the response was already sent (or dropped)."""
