@@ -143,6 +143,7 @@ class _BaseClient:
         config.configure_logging()
         self._token = config.resolve_token(token)
         self.base_url = config.resolve_base_url(base_url)
+        config.register_api(self.base_url, self._token)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.max_retries = max_retries
         self.ledger = JobLedger(config.resolve_home(home) / "jobs.sqlite3")
@@ -152,6 +153,14 @@ class _BaseClient:
     def __repr__(self) -> str:
         token = "set" if self._token else "None"
         return f"{type(self).__name__}(base_url={self.base_url!r}, token={token})"
+
+    def _twin_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "home": str(self.ledger.path.parent),
+        }
 
     @property
     def has_token(self) -> bool:
@@ -468,6 +477,10 @@ class Client(_BaseClient):
         """Fetch a try-on task's status and images."""
         return self._try_on_result(self._send(self._get_try_on_call(vto_id)))
 
+    def to_async(self) -> AsyncClient:
+        """An ``AsyncClient`` for the same server, token and ledger (widgets use one)."""
+        return AsyncClient(self._token, **self._twin_options())
+
 
 class AsyncClient(_BaseClient):
     """The asyncio twin of :class:`Client` on ``httpx.AsyncClient``; every method is awaitable."""
@@ -562,3 +575,7 @@ class AsyncClient(_BaseClient):
     async def get_try_on(self, vto_id: str) -> TryOnResult:
         """See :meth:`Client.get_try_on`."""
         return self._try_on_result(await self._send(self._get_try_on_call(vto_id)))
+
+    def to_async(self) -> AsyncClient:
+        """A new ``AsyncClient`` like this one (its own connections)."""
+        return AsyncClient(self._token, **self._twin_options())

@@ -17,9 +17,11 @@ __all__ = [
     "ENV_LOG",
     "ENV_TOKEN",
     "RedactingFilter",
+    "auth_headers",
     "configure_logging",
     "forget_secret",
     "redact",
+    "register_api",
     "remember_secret",
     "resolve_base_url",
     "resolve_home",
@@ -112,6 +114,36 @@ class RedactingFilter(logging.Filter):
             record.msg = cleaned
             record.args = None
         return True
+
+
+_api_tokens: dict[str, str] = {}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def register_api(base_url: str, token: str | None) -> None:
+    """Remember which token a server takes, so images on that server are fetched with it."""
+    if token:
+        with _secrets_lock:
+            _api_tokens[_origin(base_url)] = token
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """``Authorization`` for a URL on a server a client was made for; else nothing.
+
+    Images on other hosts never receive the token.
+    """
+    try:
+        origin = _origin(url)
+    except ValueError:
+        return {}
+    with _secrets_lock:
+        token = _api_tokens.get(origin)
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 _configured = False

@@ -212,8 +212,8 @@ class ImageSpec:
     """How many images (main/detail/facebook; default 1)."""
     aspect_ratio: str | None = None
     """The ratio (main/detail/facebook; default ``"1:1"``; optional for vto)."""
-    colors: tuple[str, ...] | None = None
-    """The colours to render (vto only; at least one)."""
+    colors: Sequence[str] | None = None
+    """The colours to render (vto only; at least one); kept as a tuple."""
 
     def __post_init__(self) -> None:
         kind = self.image_type

@@ -28,7 +28,7 @@ from .schemas import CreateProductBody, GenerateBody, TryOnBody
 from .settings import Faults, Settings
 from .store import Store
 from .webhooks import WebhookSender
-from .worker import Worker, now_iso
+from .worker import Worker, absolute_images, now_iso
 
 __all__ = ["create_app"]
 
@@ -321,12 +321,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     @app.get("/api/vto/{vtoId}", dependencies=api, tags=["vto"])
-    async def get_try_on(vtoId: str) -> dict[str, Any]:
+    async def get_try_on(vtoId: str, request: Request) -> dict[str, Any]:
         """Get VTO task result by task ID."""
         doc = store.get_try_on(vtoId)
         if doc is None:
             raise SandboxError(404, f"no try-on with id {vtoId[:100]!r}")
-        return {"success": True, "data": {k: v for k, v in doc.items() if k != "_sandbox"}}
+        data = {k: v for k, v in doc.items() if k != "_sandbox"}
+        data["generatedImages"] = absolute_images(doc["generatedImages"], str(request.base_url))
+        return {"success": True, "data": data}
 
     @app.webhooks.post("product-generation")
     def product_webhook(body: ProductWebhook) -> None:

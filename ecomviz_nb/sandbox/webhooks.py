@@ -55,9 +55,11 @@ class WebhookSender:
             retry = False
             try:
                 response = await self._http.post(url, json=payload, headers=headers)
-            except httpx.HTTPError as exc:
+            except httpx.TransportError as exc:  # timeouts, refused, dropped: worth a retry
                 entry.update(status_code=None, error=type(exc).__name__, ok=False)
                 retry = True
+            except Exception as exc:  # a URL or token httpx cannot send: retrying won't help
+                entry.update(status_code=None, error=type(exc).__name__, ok=False)
             else:
                 ok = 200 <= response.status_code < 300
                 entry.update(status_code=response.status_code, error=None, ok=ok)

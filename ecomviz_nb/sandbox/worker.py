@@ -27,7 +27,7 @@ from .settings import Faults, Settings
 from .store import Store
 from .webhooks import WebhookSender
 
-__all__ = ["Worker", "now_iso"]
+__all__ = ["Worker", "absolute_images", "now_iso"]
 
 logger = logging.getLogger("ecomviz_nb.sandbox")
 T = TypeVar("T")
@@ -36,6 +36,17 @@ T = TypeVar("T")
 def now_iso() -> str:
     """The time as the reference writes it: ``2024-01-01T00:00:00.000Z``."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def absolute_images(images: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
+    """Try-on images with absolute ``filePath`` URLs, as the reference shows them."""
+    out = []
+    for image in images:
+        path = image.get("filePath", "")
+        if isinstance(path, str) and not path.startswith(("http://", "https://")):
+            image = {**image, "filePath": base.rstrip("/") + "/" + path.lstrip("/")}
+        out.append(image)
+    return out
 
 
 def seed_of(*parts: Any) -> int:
@@ -257,9 +268,11 @@ class Worker:
             self.store.put_file(path, data, "image/jpeg")
             if pace:
                 await asyncio.sleep(pace)
-            doc["generatedImages"] = [{"filePath": inner["base"] + path}]
+            # Kept relative: answers make it absolute for the address asked (ports change).
+            doc["generatedImages"] = [{"filePath": path}]
             doc.update(status="completed", updatedAt=now_iso())
             status = "completed"
+            job["done"] = 1
         self.store.put_try_on(doc)
         job["state"] = status
         self.store.put_job(job)
@@ -268,7 +281,7 @@ class Worker:
             {
                 "vtoId": vid,
                 "status": status,
-                "generatedImages": doc["generatedImages"],
+                "generatedImages": absolute_images(doc["generatedImages"], inner["base"]),
                 "createdAt": doc["createdAt"],
                 "updatedAt": doc["updatedAt"],
             },
@@ -278,4 +291,7 @@ class Worker:
         hook = job["request"].get("webhook")
         if isinstance(hook, dict) and hook.get("url"):
             event = "product.generation" if job["kind"] == "generate" else "vto.generation"
-            await self.webhooks.send(hook["url"], hook.get("token"), event, payload)
+            try:
+                await self.webhooks.send(hook["url"], hook.get("token"), event, payload)
+            except Exception:  # the job's work is done; a webhook problem must not undo it
+                logger.exception("webhook for sandbox job %s could not be sent", job["id"])
