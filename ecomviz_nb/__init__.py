@@ -8,6 +8,7 @@
 """
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -58,8 +59,10 @@ __all__ = [
     "AuthenticationError",
     "Client",
     "Clothing",
+    "ConnectPanel",
     "EcomVizError",
     "EcomVizWarning",
+    "GeneratePanel",
     "GenerateRequest",
     "GeneratedImage",
     "GenerationJob",
@@ -68,28 +71,60 @@ __all__ = [
     "JobFailedError",
     "JobLedger",
     "JobTimeoutError",
+    "JobsPanel",
     "NotFoundError",
     "Product",
+    "ProductPanel",
     "ProgressEvent",
     "RateLimitError",
     "Sandbox",
     "ServerError",
     "TryOnJob",
+    "TryOnPanel",
     "TryOnRequest",
     "TryOnResult",
     "ValidationError",
     "Webhook",
     "__version__",
+    "compare",
+    "compare_product",
+    "compare_slider",
     "connect",
+    "image_card",
+    "job_card",
     "poll_delay",
     "print_progress",
+    "product_card",
+    "show_images",
+    "try_on_card",
 ]
 
 if TYPE_CHECKING:
+    from .cards import image_card, job_card, product_card, try_on_card
+    from .comparison import compare, compare_product, compare_slider
+    from .display import show_images
     from .local import Sandbox, connect
+    from .widgets import ConnectPanel, GeneratePanel, JobsPanel, ProductPanel, TryOnPanel
 
-# The sandbox pulls in FastAPI, uvicorn and Pillow: load it only when it is asked for.
-_LAZY = {"Sandbox": "local", "connect": "local"}
+# These pull in FastAPI, uvicorn, Pillow or ipywidgets: each loads when first asked for, so a
+# script that only uses the client never imports them.
+_LAZY = {
+    "Sandbox": "local",
+    "connect": "local",
+    "show_images": "display",
+    "compare": "comparison",
+    "compare_product": "comparison",
+    "compare_slider": "comparison",
+    "product_card": "cards",
+    "image_card": "cards",
+    "try_on_card": "cards",
+    "job_card": "cards",
+    "ConnectPanel": "widgets",
+    "ProductPanel": "widgets",
+    "GeneratePanel": "widgets",
+    "TryOnPanel": "widgets",
+    "JobsPanel": "widgets",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -100,3 +135,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*__all__, *(name for name in globals() if name.startswith("_"))})
+
+
+def _register_formatters() -> None:
+    """In IPython, show products, images, try-ons and jobs as cards (a bare ``product`` shows
+    its pictures). Outside IPython nothing is imported."""
+    if "IPython" not in sys.modules:
+        return
+    from .cards import register_formatters
+
+    register_formatters()
+
+
+_register_formatters()

@@ -1,0 +1,300 @@
+"""Side-by-side and before/after comparisons of source and generated images."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from .display import (
+    _FONT,
+    HTML,
+    _base_css,
+    _caption,
+    _esc,
+    _fetch,
+    _Item,
+    _item,
+    _items,
+    _label,
+    _Pic,
+    _uid,
+)
+from .images import LARGE_SIZE, THUMB_SIZE, ImageError, ImageStore, default_store
+from .models import Product
+
+__all__ = ["SliderComparison", "compare", "compare_product", "compare_slider"]
+
+
+def _sharp(store: ImageStore, items: Sequence[_Item], height: int) -> list[_Pic]:
+    """Thumbnails, refetched at 768 px where a 256 px one would be stretched at ``height``."""
+    pics = _fetch(store, items, THUMB_SIZE)
+    wide = [
+        i for i, p in enumerate(pics) if p.uri and height * p.width / p.height > 1.15 * THUMB_SIZE
+    ]
+    for i, pic in zip(wide, _fetch(store, [items[i] for i in wide], LARGE_SIZE), strict=True):
+        pics[i] = pic
+    return pics
+
+
+def _figure(pic: _Pic, alt: str, height: int, label: str, second: str = "") -> str:
+    """An image ``height`` px high with a caption (``label``, ``second``: escaped markup)."""
+    if pic.uri:
+        w = max(1, round(height * pic.width / pic.height))
+        media = f'<img src="{pic.uri}" width="{w}" height="{height}" alt="{_esc(alt)}">'
+    else:
+        w = height
+        media = f'<span class="ev-x">image unavailable<small>{_esc(pic.error)}</small></span>'
+    lines = f"<span>{label}</span>" + (f"<span>{second}</span>" if second else "")
+    return f'<figure style="width:{w}px">{media}<figcaption>{lines}</figcaption></figure>'
+
+
+def _compare_html(
+    store: ImageStore,
+    sources: list[_Item],
+    rows: list[tuple[str, list[_Item], list[str] | None]],
+    height: int,
+    head: str = "",
+) -> HTML:
+    every = sources + [it for _, row, _ in rows for it in row]
+    pics = iter(_sharp(store, every, height))
+    root = _uid("cmp")
+    src = (
+        "".join(
+            _figure(next(pics), _label(it, i), height, f"<b>{_esc(_label(it, i))}</b>")
+            for i, it in enumerate(sources)
+        )
+        or '<i class="ev-none">no source images: pass sources=[...]</i>'
+    )
+    body = ""
+    for name, row, labels in rows:
+        figs = ""
+        for i, it in enumerate(row):
+            pic = next(pics)
+            first, second, _ = _caption(it, pic, i)
+            if labels is not None:
+                first, second = f"<b>{_esc(labels[i])}</b>", ""
+            alt = labels[i] if labels is not None else (it.image and it.image.image_type) or ""
+            figs += _figure(pic, alt or _label(it, i), height, first, second)
+        label = f'<div class="ev-k">{_esc(name)}<small>{len(row)}</small></div>' if name else ""
+        body += f'{label}<div class="ev-row">{figs}</div>'
+    r = f".{root}"
+    css = _base_css(r) + (
+        f"{r} .ev-cmp{{display:flex;gap:20px;align-items:flex-start}}"
+        f"{r} .ev-src{{flex:none;max-width:40%;padding-right:20px;border-right:1px solid #d0d7de}}"
+        f"{r} .ev-gen{{flex:1;min-width:0}}{r} .ev-row{{display:flex;flex-wrap:wrap;gap:12px;"
+        f"margin-bottom:12px}}{r} figure{{margin:0;flex:none}}{r} figure img,{r} .ev-x{{"
+        f"display:block;height:{height}px;width:100%;margin:0;border-radius:6px;"
+        f"background:#f4f4f5;box-shadow:0 0 0 1px #e4e4e7}}{r} figure .ev-x{{display:flex}}"
+        f"{r} figcaption{{font-size:12px;color:#57606a;padding-top:5px}}"
+        f"{r} figcaption>span{{display:block;overflow:hidden;white-space:nowrap;"
+        f"text-overflow:ellipsis}}{r} figcaption b{{color:#1f2328}}"
+        f"{r} .ev-k{{font-weight:600;margin:0 0 6px}}{r} .ev-k small{{font-weight:400;"
+        f"color:#57606a;margin-left:6px}}{r} .ev-none{{color:#57606a}}"
+    )
+    return HTML(
+        f'<div class="{root}"><style>{css}</style>{head}<div class="ev-cmp"><div class="ev-src">'
+        f'<div class="ev-k">Source</div><div class="ev-row">{src}</div></div>'
+        f'<div class="ev-gen">{body}</div></div></div>'
+    )
+
+
+def compare(
+    source: Any,
+    generated: Any,
+    *,
+    height: int = 200,
+    labels: Sequence[str] | None = None,
+    store: ImageStore | None = None,
+) -> HTML:
+    """The source image(s) beside each generated image, all at the same height, labelled.
+
+    Args:
+        source: one image or a list (anything :func:`show_images` takes).
+        generated: one image, a list, a Product or a TryOnResult.
+        height: the common height in CSS pixels.
+        labels: one caption per generated image (default: type · ratio · colour · platform).
+        store: where images come from.
+
+    Raises:
+        ValueError: ``labels`` does not match the generated images.
+    """
+    if not (isinstance(height, int) and 24 <= height <= 2048):
+        raise ValueError(f"height={height!r} must be a whole number of pixels from 24 to 2048")
+    gens = _items(generated)
+    if labels is not None and len(labels) != len(gens):
+        raise ValueError(f"{len(labels)} labels for {len(gens)} generated images")
+    rows = [("Generated", gens, list(labels) if labels is not None else None)]
+    return _compare_html(store or default_store(), _items(source), rows, height)
+
+
+def compare_product(
+    product: Product,
+    *,
+    sources: Sequence[Any] | None = None,
+    height: int = 160,
+    store: ImageStore | None = None,
+) -> HTML:
+    """A product's source images against its generated images, one row per image type.
+
+    The API's product carries no source URLs in its documented fields, so pass them as
+    ``sources`` (else ``product.raw["imageUrls"]`` is used when a server sends it).
+    """
+    if sources is None:
+        raw = product.raw.get("imageUrls")
+        sources = [u for u in raw if isinstance(u, str)] if isinstance(raw, list) else []
+    rows: dict[str, list[_Item]] = {}
+    for image in product.generated_images:
+        rows.setdefault(image.image_type or "(none)", []).append(_item(image))
+    head = (
+        f'<div class="ev-k" style="font-size:15px">{_esc(product.name or "Product")}'
+        f"<small>{_esc(product.id)}</small></div>"
+    )
+    return _compare_html(
+        store or default_store(),
+        [_item(s) for s in sources],
+        [(kind, items, None) for kind, items in rows.items()],
+        height,
+        head,
+    )
+
+
+# ---------------------------------------------------------------- before/after slider
+
+
+def _slider_image(store: ImageStore, source: Any) -> Image.Image:
+    """The image as RGB (its 768 px thumbnail), or a grey card that says why it is missing."""
+    item = _item(source)
+    try:
+        if item.source is None:
+            raise ImageError("no image URL")
+        data = store.thumbnail(item.source, LARGE_SIZE)
+    except Exception as exc:
+        card = Image.new("RGB", (LARGE_SIZE, LARGE_SIZE), (228, 228, 231))
+        ImageDraw.Draw(card).text((16, 16), f"image unavailable: {exc}"[:90], fill=(154, 52, 18))
+        return card
+    with Image.open(io.BytesIO(data)) as opened:
+        image: Image.Image = opened.convert("RGB")
+    return image
+
+
+def _fitted(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` scaled to fit ``size`` and centred on white."""
+    scale = min(size[0] / image.width, size[1] / image.height)
+    inner = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    canvas = Image.new("RGB", size, (255, 255, 255))
+    canvas.paste(
+        image.resize(inner, Image.Resampling.LANCZOS),
+        ((size[0] - inner[0]) // 2, (size[1] - inner[1]) // 2),
+    )
+    return canvas
+
+
+def _composite(left: Image.Image, right: Image.Image, percent: int) -> bytes:
+    """``left`` up to ``percent`` % of the width, ``right`` after it, a divider between."""
+    out = right.copy()
+    x = round(out.width * max(0, min(100, percent)) / 100)
+    out.paste(left.crop((0, 0, x, out.height)), (0, 0))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((x - 2, 0, x + 1, out.height), fill=(255, 255, 255))
+    for edge in (x - 3, x + 2):
+        draw.line((edge, 0, edge, out.height), fill=(70, 70, 76))
+    mid = out.height // 2  # a round handle on the divider
+    draw.ellipse((x - 11, mid - 11, x + 11, mid + 11), fill=(255, 255, 255), outline=(70, 70, 76))
+    buf = io.BytesIO()
+    out.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _slider_labels(labels: tuple[str, str], width: int) -> str:
+    a, b = (_esc(label) for label in labels)
+    return (
+        f'<div style="display:flex;justify-content:space-between;width:{width}px;{_FONT};'
+        f'font-weight:600"><span>&#9664; {a}</span><span>{b} &#9654;</span></div>'
+    )
+
+
+def _slider_static(
+    left: Image.Image, right: Image.Image, labels: tuple[str, str], width: int
+) -> HTML:
+    uri = "data:image/jpeg;base64," + base64.b64encode(_composite(left, right, 50)).decode()
+    height = round(width * left.height / left.width)
+    return HTML(
+        f'<div>{_slider_labels(labels, width)}<img src="{uri}" width="{width}" '
+        f'height="{height}" alt="{_esc(" / ".join(labels))}" style="display:block"></div>'
+    )
+
+
+class SliderComparison:
+    """A before/after slider (ipywidgets) that saved notebooks show as a static composite.
+
+    ``widget`` is the VBox to display; ``slider`` and ``image`` are its parts. The object's
+    mime bundle carries the widget view and a ``text/html`` composite at 50 %, so JupyterLab
+    shows the live slider and nbconvert or GitHub show the picture.
+    """
+
+    def __init__(
+        self, left: Image.Image, right: Image.Image, labels: tuple[str, str], width: int
+    ) -> None:
+        import ipywidgets as widgets  # lazily: a plain Python session never needs it
+
+        self.left, self.right, self.labels, self.width = left, right, labels, width
+        self.slider: Any = widgets.IntSlider(
+            value=50,
+            min=0,
+            max=100,
+            description="",
+            readout_format="d",
+            layout=widgets.Layout(width=f"{width}px"),
+        )
+        self.image: Any = widgets.Image(
+            value=_composite(left, right, 50),
+            format="jpeg",
+            layout=widgets.Layout(width=f"{width}px"),
+        )
+        caption = widgets.HTML(_slider_labels(labels, width))
+        self.widget: Any = widgets.VBox([caption, self.image, self.slider])
+        self.slider.observe(self._moved, names="value")
+
+    def _moved(self, change: dict[str, Any]) -> None:
+        self.image.value = _composite(self.left, self.right, int(change["new"]))
+
+    def static_html(self) -> HTML:
+        """The composite at 50 % as self-contained HTML."""
+        return _slider_static(self.left, self.right, self.labels, self.width)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/html"] = str(self.static_html())
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"SliderComparison(labels={self.labels!r}, width={self.width})"
+
+
+def compare_slider(
+    a: Any,
+    b: Any,
+    *,
+    width: int = 512,
+    labels: tuple[str, str] = ("before", "after"),
+    store: ImageStore | None = None,
+) -> SliderComparison | HTML:
+    """A before/after slider: ``a`` left of the handle, ``b`` right of it, at ``width`` px.
+
+    ``b`` is fitted into ``a``'s frame. Without ipywidgets the static composite (at 50 %) is
+    returned as :class:`HTML`.
+    """
+    if not (isinstance(width, int) and 64 <= width <= 2048):
+        raise ValueError(f"width={width!r} must be a whole number of pixels from 64 to 2048")
+    store = store or default_store()
+    first, second = _slider_image(store, a), _slider_image(store, b)
+    size = (width, max(1, round(width * first.height / first.width)))
+    left, right = _fitted(first, size), _fitted(second, size)
+    try:
+        return SliderComparison(left, right, labels, width)
+    except ImportError:
+        return _slider_static(left, right, labels, width)

@@ -1,0 +1,13 @@
+"""The widget panels: connect, create a product, generate, try on, and follow jobs.
+
+Each panel is an ``ipywidgets`` box whose parts are attributes (``panel.generate_button``),
+so it can be driven from code and tested without a browser.
+"""
+
+from .connect import ConnectPanel
+from .generate import GeneratePanel
+from .jobs import JobsPanel
+from .product import ProductPanel
+from .tryon import TryOnPanel
+
+__all__ = ["ConnectPanel", "GeneratePanel", "JobsPanel", "ProductPanel", "TryOnPanel"]

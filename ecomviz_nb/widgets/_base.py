@@ -1,0 +1,171 @@
+"""What every panel shares: a status line, a progress bar, background work, a saved snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    JobFailedError,
+    JobTimeoutError,
+    ValidationError,
+)
+from ..jobs import ProgressEvent
+
+__all__ = ["Panel", "ProgressView", "curl_command", "describe_error", "request_preview"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable sentence for an error, never a traceback (the text is not yet escaped)."""
+    if isinstance(exc, ValidationError):
+        return f"{exc.field}: {exc.allowed} (got {exc.value!r})"
+    if isinstance(exc, AuthenticationError):
+        return f"The API refused the token (HTTP {exc.status_code}): {exc.message}"
+    if isinstance(exc, APIError):
+        return f"The API answered HTTP {exc.status_code}: {exc.message}"
+    if isinstance(exc, APIConnectionError):
+        return f"No answer from the server: {exc}"
+    if isinstance(exc, (JobTimeoutError, JobFailedError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def request_preview(body: dict[str, Any]) -> str:
+    """The request JSON, pretty-printed, as escaped HTML."""
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    return f"<pre class='ev-preview' style='margin:0;font-size:12px'>{html.escape(text)}</pre>"
+
+
+def curl_command(base_url: str, path: str, body: dict[str, Any]) -> str:
+    """A copyable curl command; the token is read from the environment, never written out."""
+    return (
+        f"curl -X POST {shlex.quote(base_url + path)} \\\n"
+        '  -H "Authorization: Bearer $ECOMVIZ_API_TOKEN" \\\n'
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d {shlex.quote(json.dumps(body, ensure_ascii=False))}"
+    )
+
+
+class ProgressView(widgets.VBox):
+    """A progress bar with a line under it: ``3 of 7 images · generating · 12 s``."""
+
+    def __init__(self) -> None:
+        self.bar = widgets.IntProgress(
+            value=0, min=0, max=1, bar_style="info", layout=widgets.Layout(width="100%")
+        )
+        self.label = widgets.Label("")
+        super().__init__([self.bar, self.label], layout=widgets.Layout(display="none"))
+
+    def start(self, expected: int, text: str = "submitting…") -> None:
+        self.layout.display = ""
+        self.bar.max = max(1, expected)
+        self.bar.value = 0
+        self.bar.bar_style = "info"
+        self.label.value = text
+
+    def update(self, event: ProgressEvent) -> None:
+        """Show one :class:`ProgressEvent` (safe to pass as ``on_progress``)."""
+        self.bar.max = max(1, event.expected)
+        self.bar.value = min(event.done, self.bar.max)
+        if event.status == "completed":
+            self.bar.bar_style = "success"
+        self.label.value = (
+            f"{event.done} of {event.expected} images · {event.status} · {event.elapsed:.0f} s"
+        )
+
+    def fail(self, text: str) -> None:
+        self.bar.bar_style = "danger"
+        self.label.value = text
+
+
+class Panel(widgets.VBox):
+    """Base of the panels: a status line, background tasks, and a static HTML snapshot.
+
+    A displayed panel sends two things: the live widget, and an HTML snapshot of its latest
+    results with the images embedded. JupyterLab shows the widget; GitHub, nbconvert and a
+    notebook reopened without a kernel show the snapshot, refreshed after each result.
+    """
+
+    title = "ecomviz_nb"
+
+    def __init__(self, children: list[widgets.Widget], **kwargs: Any) -> None:
+        self.status = widgets.HTML("")
+        """Messages and errors, escaped."""
+        self.task: asyncio.Task[None] | None = None
+        """The running background job, if any (``await panel.task`` in tests)."""
+        self._handle: Any = None
+        super().__init__([*children, self.status], **kwargs)
+        self.add_class("ev-panel")
+
+    # ---- messages
+
+    def show_error(self, message: str) -> None:
+        self.status.value = (
+            f"<div style='color:#b00020;white-space:pre-wrap'>{html.escape(message)}</div>"
+        )
+
+    def show_info(self, message: str) -> None:
+        self.status.value = f"<div style='color:#333'>{html.escape(message)}</div>"
+
+    # ---- background work
+
+    def run(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` as a task on the kernel's running loop, so the kernel stays free.
+
+        Without a running loop (plain Python) it runs to completion before returning.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self._guarded(work))
+            return
+        self.task = loop.create_task(self._guarded(work))
+
+    async def _guarded(self, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await work()
+        except Exception as exc:  # shown in the panel: a notebook user wants a sentence
+            self.on_error(exc)
+        finally:
+            self.refresh_snapshot()
+
+    def on_error(self, exc: BaseException) -> None:
+        self.show_error(describe_error(exc))
+
+    # ---- the saved snapshot
+
+    def snapshot_html(self) -> str:
+        """Static HTML of the latest results (override); shown where widgets cannot run."""
+        return f"<div><b>{html.escape(self.title)}</b>: no results yet.</div>"
+
+    def _bundle(self) -> dict[str, Any]:
+        bundle: dict[str, Any] = {
+            "text/plain": f"{type(self).__name__}()",
+            "text/html": self.snapshot_html(),
+        }
+        if self._model_id:
+            bundle["application/vnd.jupyter.widget-view+json"] = {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self._model_id,
+            }
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+
+    def refresh_snapshot(self) -> None:
+        """Re-send the displayed output so its HTML snapshot holds the latest results."""
+        if self._handle is not None:
+            self._handle.update(self._bundle(), raw=True)

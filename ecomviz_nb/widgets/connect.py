@@ -1,0 +1,95 @@
+"""``ev.ConnectPanel``: a token (never kept), a server, or the local sandbox."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+
+from ..client import AsyncClient, Client
+from ..config import DEFAULT_BASE_URL
+from ..errors import AuthenticationError, NotFoundError
+from ..local import SANDBOX_TOKEN, shared_sandbox
+from ._base import Panel, describe_error
+
+__all__ = ["ConnectPanel"]
+
+# A well-formed id that names no product: asking for it tests the token and costs nothing.
+_PROBE_ID = "000000000000000000000000"
+
+
+class ConnectPanel(Panel):
+    """Connect to the EcomViz API with a token, or to a local sandbox.
+
+    The token is read from the Password widget and the widget is emptied at once, before any
+    request, so the token is never kept in widget state or a saved notebook.
+
+    Parts: ``token``, ``base_url``, ``use_sandbox``, ``connect_button``, ``status``; after
+    connecting, ``client`` is an ``ev.Client`` (``async_client`` its async twin).
+    """
+
+    title = "Connection"
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+        self.async_client: AsyncClient | None = None
+        self.token = widgets.Password(value="", placeholder="API token", description="token")
+        self.base_url = widgets.Text(value=DEFAULT_BASE_URL, description="server")
+        self.use_sandbox = widgets.Checkbox(
+            value=False, description="use a local sandbox (no token, images rendered locally)"
+        )
+        self.connect_button = widgets.Button(
+            description="Connect", button_style="primary", icon="plug"
+        )
+        self.inputs = widgets.VBox(
+            [self.token, self.base_url, self.use_sandbox, self.connect_button]
+        )
+        super().__init__([self.inputs])
+        self.connect_button.on_click(lambda _b: self.connect())
+        self._summary = ""
+
+    def connect(self) -> None:
+        """Read and clear the token, then check it (what the button does)."""
+        token = self.token.value.strip()
+        self.token.value = ""  # before anything else: the value must not linger in widget state
+        if self.use_sandbox.value:
+            sandbox = shared_sandbox()
+            self.client = Client(SANDBOX_TOKEN, base_url=sandbox.url)
+            self._done(
+                f"Connected to a local sandbox at {sandbox.url}: its images are local "
+                "renders, not AI."
+            )
+            return
+        if not token:
+            self.show_error("Enter an API token, or tick 'use a local sandbox'.")
+            return
+        try:
+            client = Client(token, base_url=self.base_url.value.strip() or None)
+        except Exception as exc:
+            self.show_error(describe_error(exc))
+            return
+        try:
+            client.get_product(_PROBE_ID)
+        except NotFoundError:
+            pass  # the token was accepted; the product simply does not exist
+        except AuthenticationError as exc:
+            client.close()
+            self.show_error(describe_error(exc))
+            return
+        except Exception as exc:
+            client.close()
+            self.show_error(describe_error(exc))
+            return
+        self.client = client
+        self._done(f"Connected to {client.base_url}; the token was accepted.")
+
+    def _done(self, message: str) -> None:
+        assert self.client is not None
+        self.async_client = self.client.to_async()
+        self.inputs.layout.display = "none"  # replace the inputs with a status line
+        self._summary = message
+        self.show_info(message)
+
+    def snapshot_html(self) -> str:
+        text = self._summary or "not connected"
+        return f"<div><b>Connection</b>: {html.escape(text)}</div>"

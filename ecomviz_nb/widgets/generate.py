@@ -1,0 +1,229 @@
+"""``ev.GeneratePanel``: build a generate request, watch its progress, see the images."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+import ipywidgets as widgets
+
+from .. import display
+from ..client import AsyncClient, Client
+from ..errors import ValidationError
+from ..models import (
+    GENERATE_IMAGE_TYPES,
+    RECOMMENDED_ASPECT_RATIOS,
+    GenerateRequest,
+    ImageSpec,
+    Product,
+    Webhook,
+)
+from ._base import Panel, ProgressView, curl_command, describe_error, request_preview
+
+__all__ = ["GeneratePanel"]
+
+# Suggestions only: the API publishes no closed lists, so any text is sent as typed.
+REGIONS = ("global", "us", "eu", "uk", "de", "fr", "jp", "kr", "cn", "sea", "latam", "mena")
+PLATFORMS = ("general", "amazon", "shopify", "etsy", "ebay", "facebook", "instagram", "tiktok")
+LANGUAGES = ("org_text", "en", "es", "fr", "de", "it", "pt", "ja", "ko", "zh")
+
+
+class _TypeRow(widgets.HBox):
+    """One image type: on/off, a count and an aspect ratio."""
+
+    def __init__(self, kind: str, enabled: bool) -> None:
+        self.kind = kind
+        self.enabled = widgets.Checkbox(
+            value=enabled, description=kind, indent=False, layout=widgets.Layout(width="110px")
+        )
+        self.count = widgets.BoundedIntText(
+            value=1, min=1, max=20, description="count", layout=widgets.Layout(width="150px")
+        )
+        self.aspect_ratio = widgets.Dropdown(
+            options=RECOMMENDED_ASPECT_RATIOS,
+            value="1:1",
+            description="ratio",
+            layout=widgets.Layout(width="170px"),
+        )
+        super().__init__([self.enabled, self.count, self.aspect_ratio])
+
+    def spec(self) -> ImageSpec | None:
+        if not self.enabled.value:
+            return None
+        return ImageSpec(self.kind, count=self.count.value, aspect_ratio=self.aspect_ratio.value)
+
+
+class GeneratePanel(Panel):
+    """Pick image types and options for a product, preview the request, generate, see results.
+
+    Args:
+        client: an ``ev.Client`` or ``ev.AsyncClient``; the work runs on an ``AsyncClient``
+            so the kernel stays free while the progress bar moves.
+        product: the product, or its id.
+
+    Parts: ``rows`` (main/detail/facebook), ``vto_enabled``, ``vto_colors``, ``region``,
+    ``platform``, ``language``, ``remove_brand_logo``, ``change_portrait``, ``webhook_url``,
+    ``preview``, ``curl``, ``generate_button``, ``progress``, ``results``, ``status``.
+    """
+
+    title = "Generate images"
+
+    def __init__(self, client: Client | AsyncClient, product: Product | str) -> None:
+        self.client = client
+        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
+        self.product = product if isinstance(product, Product) else Product(id=str(product))
+        self.job: Any = None
+        """The last submitted job."""
+        self.request: GenerateRequest | None = None
+        """The request the inputs make now (None while they are invalid)."""
+        self.rows = {kind: _TypeRow(kind, kind == "main") for kind in GENERATE_IMAGE_TYPES}
+        colors = list(self.product.colors)
+        self.vto_enabled = widgets.Checkbox(
+            value=False, description="vto", indent=False, layout=widgets.Layout(width="110px")
+        )
+        self.vto_colors = widgets.TagsInput(
+            value=colors[:2], allowed_tags=[], allow_duplicates=False
+        )
+        self.region = widgets.Combobox(
+            value="global", options=REGIONS, description="region", ensure_option=False
+        )
+        self.platform = widgets.Combobox(
+            value="general", options=PLATFORMS, description="platform", ensure_option=False
+        )
+        self.language = widgets.Combobox(
+            value="org_text", options=LANGUAGES, description="language", ensure_option=False
+        )
+        self.remove_brand_logo = widgets.Checkbox(value=False, description="remove brand logo")
+        self.change_portrait = widgets.Checkbox(value=False, description="change portrait")
+        self.webhook_url = widgets.Text(
+            value="", placeholder="https://… (optional)", description="webhook"
+        )
+        self.preview = widgets.HTML()
+        self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
+        self.generate_button = widgets.Button(
+            description="Generate", button_style="primary", icon="magic"
+        )
+        self.progress = ProgressView()
+        self.results = widgets.HTML()
+        self._results_html = ""
+        name = html.escape(self.product.name or self.product.id)
+        header = widgets.HTML(f"<h4 style='margin:4px 0'>Generate images for {name}</h4>")
+        vto_hint = widgets.HTML(
+            "<small>colours: pick from the product's or type new ones"
+            + (f" (product: {html.escape(', '.join(colors))})" if colors else "")
+            + "</small>"
+        )
+        options = widgets.VBox(
+            [
+                widgets.HBox([self.region, self.platform, self.language]),
+                widgets.HBox([self.remove_brand_logo, self.change_portrait]),
+                self.webhook_url,
+            ]
+        )
+        request_box = widgets.Accordion(
+            children=[self.preview, self.curl],
+            titles=("Request JSON", "curl"),
+        )
+        super().__init__(
+            [
+                header,
+                *self.rows.values(),
+                widgets.HBox([self.vto_enabled, self.vto_colors]),
+                vto_hint,
+                options,
+                request_box,
+                self.generate_button,
+                self.progress,
+                self.results,
+            ]
+        )
+        self.generate_button.on_click(lambda _button: self.generate())
+        for control in self._controls():
+            control.observe(lambda _change: self._update_preview(), names="value")
+        self._update_preview()
+
+    def _controls(self) -> list[widgets.Widget]:
+        rows = [w for row in self.rows.values() for w in (row.enabled, row.count, row.aspect_ratio)]
+        return [
+            *rows,
+            self.vto_enabled,
+            self.vto_colors,
+            self.region,
+            self.platform,
+            self.language,
+            self.remove_brand_logo,
+            self.change_portrait,
+            self.webhook_url,
+        ]
+
+    def build_request(self) -> GenerateRequest:
+        """The request the inputs describe.
+
+        Raises:
+            ValidationError: an input breaks a rule of the API.
+        """
+        specs = [spec for row in self.rows.values() if (spec := row.spec()) is not None]
+        if self.vto_enabled.value:
+            specs.append(ImageSpec("vto", colors=list(self.vto_colors.value)))
+        if not specs:
+            raise ValidationError("image_types", [], "at least one image type switched on")
+        url = self.webhook_url.value.strip()
+        return GenerateRequest(
+            image_types=specs,
+            region=self.region.value,
+            platform=self.platform.value,
+            language=self.language.value,
+            remove_brand_logo=self.remove_brand_logo.value,
+            change_portrait=self.change_portrait.value,
+            webhook=Webhook(url) if url else None,
+        )
+
+    def _update_preview(self) -> None:
+        try:
+            self.request = self.build_request()
+        except ValidationError as exc:
+            self.request = None
+            self.generate_button.disabled = True
+            self.preview.value = ""
+            self.curl.value = ""
+            self.show_error(describe_error(exc))
+            return
+        body = self.request.to_wire()
+        self.generate_button.disabled = False
+        self.preview.value = request_preview(body)
+        path = f"/api/products/{self.product.id}/generate"
+        self.curl.value = curl_command(self._aclient.base_url, path, body)
+        self.show_info(f"{self.request.expected_images} images will be generated.")
+
+    def generate(self) -> None:
+        """Submit the request and follow it (what the Generate button does)."""
+        request = self.request
+        if request is None:
+            return
+        self.generate_button.disabled = True
+        self.progress.start(request.expected_images)
+        self.run(lambda: self._generate(request))
+
+    async def _generate(self, request: GenerateRequest) -> None:
+        try:
+            self.job = await self._aclient.generate(self.product.id, request)
+            self.show_info(f"Submitted as job {self.job.id}.")
+            product = await self.job.wait(on_progress=self.progress.update)
+            self.product = product
+            html_out = await asyncio.to_thread(
+                display.show_images, self.job.images, group_by="image_type"
+            )
+            self._results_html = str(html_out)
+            self.results.value = self._results_html
+            self.show_info(f"Done: {len(self.job.images)} images.")
+        except Exception as exc:
+            self.progress.fail(describe_error(exc))
+            raise
+        finally:
+            self.generate_button.disabled = self.request is None
+
+    def snapshot_html(self) -> str:
+        if not self._results_html:
+            return super().snapshot_html()
+        return f"<div><b>{html.escape(self.title)}</b></div>{self._results_html}"

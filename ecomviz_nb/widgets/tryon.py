@@ -1,0 +1,219 @@
+"""``ev.TryOnPanel``: a virtual try-on request, its progress, and person | clothing | result."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+import ipywidgets as widgets
+
+from .. import comparison
+from ..client import AsyncClient, Client
+from ..errors import ValidationError
+from ..models import (
+    HEIGHT_RANGE_CM,
+    VTO_ASPECT_RATIOS,
+    WEIGHT_RANGE_KG,
+    Clothing,
+    TryOnRequest,
+    Webhook,
+)
+from ._base import Panel, ProgressView, curl_command, describe_error, request_preview
+
+__all__ = ["ClothingRow", "TryOnPanel"]
+
+
+class ClothingRow(widgets.HBox):
+    """One garment: its image URL, a note, and a remove button."""
+
+    def __init__(self, url: str = "", info: str = "") -> None:
+        self.url = widgets.Text(value=url, placeholder="https://…/garment.png", description="url")
+        self.info = widgets.Text(
+            value=info, placeholder="price US9.9 (optional)", description="info"
+        )
+        self.remove_button = widgets.Button(
+            icon="trash", tooltip="remove", layout=widgets.Layout(width="40px")
+        )
+        super().__init__([self.url, self.info, self.remove_button])
+
+    def clothing(self) -> Clothing:
+        return Clothing(self.url.value.strip(), self.info.value.strip() or None)
+
+
+class TryOnPanel(Panel):
+    """Dress a person in one or more garments.
+
+    Parts: ``person_url``, ``clothing_rows`` (a list of :class:`ClothingRow`), ``add_button``,
+    ``use_height``/``height``, ``use_weight``/``weight``, ``aspect_ratio``, ``watermark``,
+    ``webhook_url``, ``preview``, ``curl``, ``try_on_button``, ``progress``, ``results``,
+    ``status``.
+    """
+
+    title = "Virtual try-on"
+
+    def __init__(
+        self,
+        client: Client | AsyncClient,
+        *,
+        person_url: str = "",
+        clothing: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.client = client
+        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
+        self.job: Any = None
+        self.result: Any = None
+        self.request: TryOnRequest | None = None
+        self.person_url = widgets.Text(
+            value=person_url, placeholder="https://…/person.jpg", description="person"
+        )
+        self.clothing_box = widgets.VBox()
+        self.clothing_rows: list[ClothingRow] = []
+        self.add_button = widgets.Button(description="add garment", icon="plus")
+        self.use_height = widgets.Checkbox(value=False, description="height (cm)", indent=False)
+        self.height = widgets.BoundedIntText(
+            value=170, min=HEIGHT_RANGE_CM[0], max=HEIGHT_RANGE_CM[1]
+        )
+        self.use_weight = widgets.Checkbox(value=False, description="weight (kg)", indent=False)
+        self.weight = widgets.BoundedIntText(
+            value=60, min=WEIGHT_RANGE_KG[0], max=WEIGHT_RANGE_KG[1]
+        )
+        self.aspect_ratio = widgets.Dropdown(
+            options=VTO_ASPECT_RATIOS, value="2:3", description="ratio"
+        )
+        self.watermark = widgets.Checkbox(value=True, description="watermark")
+        self.webhook_url = widgets.Text(
+            value="", placeholder="https://… (optional)", description="webhook"
+        )
+        self.preview = widgets.HTML()
+        self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
+        self.try_on_button = widgets.Button(
+            description="Try on", button_style="primary", icon="magic"
+        )
+        self.progress = ProgressView()
+        self.results = widgets.HTML()
+        self._results_html = ""
+        request_box = widgets.Accordion(
+            children=[self.preview, self.curl], titles=("Request JSON", "curl")
+        )
+        super().__init__(
+            [
+                widgets.HTML("<h4 style='margin:4px 0'>Virtual try-on</h4>"),
+                self.person_url,
+                self.clothing_box,
+                self.add_button,
+                widgets.HBox([self.use_height, self.height, self.use_weight, self.weight]),
+                widgets.HBox([self.aspect_ratio, self.watermark]),
+                self.webhook_url,
+                request_box,
+                self.try_on_button,
+                self.progress,
+                self.results,
+            ]
+        )
+        for url, info in clothing or [("", "")]:
+            self.add_clothing(url, info)
+        self.add_button.on_click(lambda _b: self.add_clothing())
+        self.try_on_button.on_click(lambda _b: self.try_on())
+        for control in (
+            self.person_url,
+            self.use_height,
+            self.height,
+            self.use_weight,
+            self.weight,
+            self.aspect_ratio,
+            self.watermark,
+            self.webhook_url,
+        ):
+            control.observe(lambda _c: self._update_preview(), names="value")
+        self._update_preview()
+
+    def add_clothing(self, url: str = "", info: str = "") -> ClothingRow:
+        """Add a garment row (what the add button does)."""
+        row = ClothingRow(url, info)
+        row.remove_button.on_click(lambda _b: self.remove_clothing(row))
+        for control in (row.url, row.info):
+            control.observe(lambda _c: self._update_preview(), names="value")
+        self.clothing_rows.append(row)
+        self.clothing_box.children = tuple(self.clothing_rows)
+        self._update_preview()
+        return row
+
+    def remove_clothing(self, row: ClothingRow) -> None:
+        self.clothing_rows.remove(row)
+        self.clothing_box.children = tuple(self.clothing_rows)
+        self._update_preview()
+
+    def build_request(self) -> TryOnRequest:
+        """The request the inputs describe; raises ValidationError naming the bad field."""
+        clothing = []
+        for i, row in enumerate(self.clothing_rows):
+            try:
+                clothing.append(row.clothing())
+            except ValidationError as exc:
+                field = exc.field.replace("clothing.", f"clothing[{i}].")
+                raise ValidationError(field, exc.value, exc.allowed) from None
+        url = self.webhook_url.value.strip()
+        return TryOnRequest(
+            person_image_url=self.person_url.value.strip(),
+            clothing=clothing,
+            height=self.height.value if self.use_height.value else None,
+            weight=self.weight.value if self.use_weight.value else None,
+            aspect_ratio=self.aspect_ratio.value,
+            watermark=self.watermark.value,
+            webhook=Webhook(url) if url else None,
+        )
+
+    def _update_preview(self) -> None:
+        if not hasattr(self, "results"):
+            return  # still building
+        try:
+            self.request = self.build_request()
+        except ValidationError as exc:
+            self.request = None
+            self.try_on_button.disabled = True
+            self.preview.value = ""
+            self.curl.value = ""
+            self.show_error(describe_error(exc))
+            return
+        body = self.request.to_wire()
+        self.try_on_button.disabled = False
+        self.preview.value = request_preview(body)
+        self.curl.value = curl_command(self._aclient.base_url, "/api/vto/generate-url", body)
+        self.show_info("Ready.")
+
+    def try_on(self) -> None:
+        """Submit and follow the try-on (what the button does)."""
+        request = self.request
+        if request is None:
+            return
+        self.try_on_button.disabled = True
+        self.progress.start(1)
+        self.run(lambda: self._try_on(request))
+
+    async def _try_on(self, request: TryOnRequest) -> None:
+        try:
+            self.job = await self._aclient.try_on(request)
+            self.show_info(f"Submitted as job {self.job.id} (try-on {self.job.vto_id}).")
+            self.result = await self.job.wait(on_progress=self.progress.update)
+            sources = [request.person_image_url, *(c.url for c in request.clothing)]
+            labels = [
+                "person",
+                *(c.info or f"clothing {i + 1}" for i, c in enumerate(request.clothing)),
+            ]
+            html_out = await asyncio.to_thread(
+                comparison.compare, list(zip(sources, labels, strict=True)), self.result.images
+            )
+            self._results_html = str(html_out)
+            self.results.value = self._results_html
+            self.show_info(f"Done: try-on {self.result.id} is {self.result.status}.")
+        except Exception as exc:
+            self.progress.fail(describe_error(exc))
+            raise
+        finally:
+            self.try_on_button.disabled = self.request is None
+
+    def snapshot_html(self) -> str:
+        if not self._results_html:
+            return super().snapshot_html()
+        return f"<div><b>{html.escape(self.title)}</b></div>{self._results_html}"

@@ -1,0 +1,557 @@
+"""Grids, comparisons, the slider and cards: inline JPEG data URIs only, every string escaped."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from PIL import Image
+
+import ecomviz_nb as ev
+from ecomviz_nb import cards, comparison, config, display
+from ecomviz_nb.jobs import GenerationJob, TryOnJob
+from ecomviz_nb.ledger import JobRecord
+
+HOSTILE_IMG = "<img src=x onerror=alert(1)>"
+HOSTILE_ATTR = '"><script>alert(2)</script>'
+GENERATE = ev.GenerateRequest(
+    image_types=[
+        ev.ImageSpec("main", count=2, aspect_ratio="1:1"),
+        ev.ImageSpec("detail", count=1, aspect_ratio="4:3"),
+        ev.ImageSpec("facebook", count=1, aspect_ratio="16:9"),
+        ev.ImageSpec("vto", colors=["red", "navy"]),
+    ]
+)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(markup: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(markup)
+    parser.close()
+    return parser.tags
+
+
+def srcs(markup: str) -> list[str]:
+    return [str(attrs.get("src")) for tag, attrs in tags(markup) if tag == "img"]
+
+
+def decoded(uri: str) -> Image.Image:
+    assert uri.startswith("data:image/jpeg;base64,"), uri[:60]
+    image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert image.format == "JPEG"
+    return image
+
+
+def assert_inert(markup: str) -> None:
+    """No script, no event handler, no hostile text outside escaping, images inline only."""
+    assert HOSTILE_IMG not in markup
+    assert "<script" not in markup.lower()
+    for tag, attrs in tags(markup):
+        assert tag != "script"
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        if tag == "img":
+            assert str(attrs["src"]).startswith("data:image/jpeg;base64,")
+        style = attrs.get("style") or ""
+        assert "<" not in style and "url(" not in style and "alert" not in style
+
+
+def jpeg_file(folder: Path, name: str, size: tuple[int, int], color: str = "teal") -> Path:
+    path = folder / name
+    Image.new("RGB", size, color).save(path, "JPEG")
+    return path
+
+
+def fast(job: Any) -> Any:
+    job._sleep = lambda seconds: time.sleep(min(seconds, 0.05))
+    return job
+
+
+@pytest.fixture(scope="module")
+def generated(
+    sandbox: ev.Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ev.Product, list[str]]]:
+    """A sandbox product with 6 generated images (main x2, detail, facebook, vto x2)."""
+    with pytest.MonkeyPatch.context() as patch:  # the client's ledger goes to a temporary home
+        patch.setenv(config.ENV_HOME, str(tmp_path_factory.mktemp("home")))
+        client = sandbox.client()
+        sources = [f"{sandbox.url}/samples/products/tshirt-red.jpg"]
+        product = client.create_product(sources)
+        done = fast(client.generate(product.id, GENERATE)).wait(timeout=60)
+        yield done, sources
+        client.close()
+
+
+def hostile_product(folder: Path) -> ev.Product:
+    path = str(jpeg_file(folder, "shirt.jpg", (400, 300)))
+    image = ev.GeneratedImage(
+        url=path,
+        file_path=HOSTILE_IMG,
+        image_type=HOSTILE_IMG,
+        platform=HOSTILE_ATTR,
+        region=HOSTILE_IMG,
+        color=HOSTILE_ATTR,
+        params={"imageType": HOSTILE_IMG, HOSTILE_ATTR: HOSTILE_IMG},
+    )
+    return ev.Product(
+        id=HOSTILE_ATTR,
+        name=HOSTILE_IMG,
+        colors=[HOSTILE_IMG, HOSTILE_ATTR, "red;background:url(http://x)"],
+        ai_analysis={HOSTILE_ATTR: HOSTILE_IMG, "notes": [HOSTILE_IMG, HOSTILE_ATTR]},
+        generated_images=[image, image],
+        raw={"imageUrls": [path]},
+    )
+
+
+# ---------------------------------------------------------------- grids
+
+
+def test_sandbox_product_grid_embeds_only_small_jpeg_data_uris(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, _ = generated
+    markup = ev_display(product)
+    found = srcs(markup)
+    assert len(found) == len(product.generated_images) == 6
+    for uri in found:
+        assert "http" not in uri
+        assert max(decoded(uri).size) <= 256
+    assert "http" not in "".join(found)
+    assert [m in markup for m in ("<b>main</b> · 1:1", "<b>detail</b> · 4:3", "16:9")] == [True] * 3
+    assert "navy · general · global" in markup
+
+
+def ev_display(images: Any, **kwargs: Any) -> display.HTML:
+    html = display.show_images(images, **kwargs)
+    assert isinstance(html, display.HTML) and isinstance(html, str)
+    assert_inert(html)
+    return html
+
+
+def test_default_grid_output_stays_under_8_kb_per_image(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, _ = generated
+    markup = display.show_images(product.generated_images * 5)
+    # What a notebook stores: the JSON-encoded mime bundle (text/html and text/plain).
+    bundle = {"text/html": markup._repr_html_(), "text/plain": repr(markup)}
+    assert len(json.dumps(bundle)) / 30 <= 8 * 1024
+
+
+def test_group_by_image_type_gives_one_headed_section_per_type_in_order(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, _ = generated
+    markup = ev_display(product, group_by="image_type")
+    heads = [
+        markup.index(f'<div class="ev-h">{kind}<small>')
+        for kind in ("main", "detail", "facebook", "vto")
+    ]
+    assert heads == sorted(heads)
+    assert "image type · 2" in markup and "image type · 1" in markup
+
+
+def test_tabs_are_css_radio_buttons_with_ids_unique_per_call(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, _ = generated
+    first = ev_display(product, group_by="color", layout="tabs")
+    second = ev_display(product, group_by="color", layout="tabs")
+    radios = [a for t, a in tags(first) if t == "input"]
+    assert [a["type"] for a in radios] == ["radio", "radio"]
+    assert "checked" in radios[0] and "checked" not in radios[1]
+    ids = {a["id"] for a in radios}
+    assert not ids & {a["id"] for t, a in tags(second) if t == "input"}
+    assert first.count('class="ev-p ev-p') == 2
+    assert "<script" not in first
+
+
+def test_group_by_a_params_key_aspect_ratio_or_a_function(tmp_path: Path) -> None:
+    wide = ev.GeneratedImage(
+        url=str(jpeg_file(tmp_path, "w.jpg", (1600, 900))), file_path="w.jpg", params={"seed": 1}
+    )
+    tall = ev.GeneratedImage(
+        url=str(jpeg_file(tmp_path, "t.jpg", (600, 900))), file_path="t.jpg", params={"seed": 2}
+    )
+    by_ratio = ev_display([wide, tall, wide], group_by="aspect_ratio")
+    assert '<div class="ev-h">16:9<small>aspect ratio · 2</small>' in by_ratio
+    assert '<div class="ev-h">2:3<small>aspect ratio · 1</small>' in by_ratio
+    by_seed = ev_display([wide, tall], group_by="seed")
+    assert '<div class="ev-h">1<small>seed · 1</small>' in by_seed
+    by_func = ev_display([wide, tall], group_by=lambda img: f"file {img.file_path}")
+    assert '<div class="ev-h">file t.jpg<small>' in by_func
+    missing = ev_display([wide], group_by="platform")
+    assert '<div class="ev-h">(none)<small>' in missing
+
+
+def test_urls_paths_bytes_pil_images_and_captioned_tuples_all_render(tmp_path: Path) -> None:
+    path = jpeg_file(tmp_path, "a.jpg", (300, 300))
+    pil = Image.new("RGBA", (120, 60), (255, 0, 0, 128))
+    markup = ev_display([path, str(path), path.read_bytes(), pil, (path, "my caption")])
+    assert len(srcs(markup)) == 5
+    assert "<b>my caption</b> · 1:1" in markup
+    assert "<b>a.jpg</b>" in markup
+    assert "2:1" in markup
+
+
+def test_a_failed_image_becomes_a_placeholder_with_its_reason_escaped(
+    sandbox: ev.Sandbox, tmp_path: Path
+) -> None:
+    bad = f"{sandbox.url}/samples/<script>x</script>.jpg"
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("hello")
+    empty = ev.GeneratedImage(url="", file_path="", image_type="main")
+    markup = ev_display([bad, not_image, empty, jpeg_file(tmp_path, "ok.jpg", (50, 50))])
+    assert markup.count("image unavailable") == 3
+    assert "HTTP 404" in markup
+    assert "&lt;script&gt;x&lt;/script&gt;" in markup
+    assert "not a readable image" in markup and "no image URL" in markup
+    assert len(srcs(markup)) == 1
+
+
+def test_malformed_urls_become_placeholders_not_exceptions(tmp_path: Path) -> None:
+    urls = ["http://\u00b2e\u00fc/x.jpg", "http://[::1/x.jpg", "bad\x00path"]
+    good = jpeg_file(tmp_path, "ok.jpg", (50, 50))
+    markup = ev_display([*urls, good])
+    assert markup.count("image unavailable") == 3
+    assert len(srcs(markup)) == 1
+
+
+def test_enlarging_is_css_only_and_embeds_each_image_once(tmp_path: Path) -> None:
+    paths = [jpeg_file(tmp_path, f"{i}.jpg", (800, 600), c) for i, c in enumerate(["red", "blue"])]
+    markup = ev_display(paths, size=120)
+    assert markup.count("<details") == 2 and markup.count("<summary") == 2
+    for uri in srcs(markup):
+        assert markup.count(uri) == 1
+    assert ".ev-t[open]{width:240px}" in markup
+    large = ev_display(paths, size=120, large=True)
+    assert {decoded(u).size for u in srcs(large)} == {(768, 576)}
+
+
+def test_html_is_a_string_for_plain_python_and_renders_in_jupyter(tmp_path: Path) -> None:
+    markup = display.show_images([jpeg_file(tmp_path, "a.jpg", (64, 64))], title=HOSTILE_IMG)
+    assert markup._repr_html_() == str(markup)
+    assert repr(markup).startswith("<ecomviz_nb HTML: 1 images")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markup
+    page = markup.save(tmp_path / "page.html")
+    assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+def test_bad_arguments_raise_before_any_fetch() -> None:
+    with pytest.raises(ValueError, match="size"):
+        display.show_images([], size=0)
+    with pytest.raises(ValueError, match="layout"):
+        display.show_images([], layout="grid")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="engine"):
+        display.show_images([], engine="matplotlib")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not int"):
+        display.show_images([42])
+    assert "no images" in display.show_images([])
+
+
+def test_ipyplot_engine_gets_data_uris_and_escaped_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ipyplot._html_helpers
+    import IPython.display
+
+    shown: list[str] = []
+    capture = lambda obj: shown.append(obj.data)  # noqa: E731
+    monkeypatch.setattr(ipyplot._html_helpers, "display", capture)
+    monkeypatch.setattr(IPython.display, "display", capture)
+    product = hostile_product(tmp_path)
+    for layout in ("sections", "tabs"):
+        shown.clear()
+        result = display.show_images(product, "color", engine="ipyplot", layout=layout)
+        assert result == ""
+        markup = "".join(shown)
+        assert "data:image/jpeg;base64," in markup
+        assert HOSTILE_IMG not in markup and "<script>" not in markup
+
+
+# ---------------------------------------------------------------- escaping and colours
+
+
+def test_hostile_server_strings_are_escaped_in_every_view(tmp_path: Path) -> None:
+    product = hostile_product(tmp_path)
+    image = product.generated_images[0]
+    path = image.url
+    result = ev.TryOnResult(
+        id=HOSTILE_ATTR,
+        status=HOSTILE_IMG,
+        images=[image],
+        person_image=path,
+        clothing_images=[path],
+        raw={"clothingImages": [{"filePath": path, "info": HOSTILE_IMG}]},
+    )
+    views = [
+        display.show_images(product, group_by="color"),
+        display.show_images(product, group_by="image_type", layout="tabs"),
+        display.show_images([(path, HOSTILE_ATTR)], title=HOSTILE_IMG),
+        comparison.compare([(path, HOSTILE_IMG)], product, labels=[HOSTILE_IMG, HOSTILE_ATTR]),
+        comparison.compare_product(product),
+        cards.product_card(product),
+        cards.image_card(image),
+        cards.try_on_card(result),
+        cards.job_card(try_on_job(tmp_path, clothing_info=HOSTILE_IMG, images=[image])),
+    ]
+    for markup in views:
+        assert_inert(markup)
+        assert "&lt;img src=x onerror=alert(1)&gt;" in markup
+
+
+def test_only_plain_colour_words_and_hex_reach_css() -> None:
+    assert display.safe_css_color("navy") == "navy"
+    assert display.safe_css_color("#a0B1c2") == "#a0B1c2"
+    for bad in ("red;x:y", "url(x)", "rgb(1,2,3)", "navy\n", "", "#12", "a" * 21, None, 3):
+        assert display.safe_css_color(bad) is None
+    product = ev.Product(id="p1", colors=["navy", "red;background:url(http://x)"])
+    markup = cards.product_card(product)
+    styles = [str(a.get("style")) for t, a in tags(markup) if t == "i"]
+    assert styles == ["background:#d4d4d8;background:navy", "None"]
+    assert "red;background:url(http://x)</span>" in markup
+
+
+def test_analysis_rgb_becomes_the_swatch_colour_only_when_valid() -> None:
+    analysis = {
+        "dominant_colors": [
+            {"name": "red", "rgb": [204, 43, 53]},
+            {"name": "blue", "rgb": [1, 2, "3);x:url(y"]},
+        ]
+    }
+    markup = cards.product_card(ev.Product(id="p", colors=["red", "blue"], ai_analysis=analysis))
+    assert 'style="background:rgb(204,43,53)"' in markup
+    assert 'style="background:#d4d4d8;background:blue"' in markup
+
+
+def test_aspect_labels_snap_to_the_nearest_common_ratio() -> None:
+    cases = {
+        (256, 256): "1:1",
+        (256, 192): "4:3",
+        (256, 144): "16:9",
+        (144, 256): "9:16",
+        (171, 256): "2:3",
+        (256, 110): "21:9",
+        (256, 205): "5:4",
+        (205, 256): "4:5",
+        (256, 128): "2:1",
+        (256, 90): "2.84:1",
+        (90, 256): "1:2.84",
+    }
+    assert {size: display.aspect_label(*size) for size in cases} == cases
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def test_compare_puts_sources_beside_generated_images_at_one_height(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, sources = generated
+    markup = comparison.compare(sources, product.generated_images[:4], height=200)
+    assert_inert(markup)
+    imgs = [a for t, a in tags(markup) if t == "img"]
+    assert len(imgs) == 5
+    assert {a["height"] for a in imgs} == {"200"}
+    assert markup.index("tshirt-red.jpg") < markup.index("<b>main</b>")
+    # A 16:9 image 200 px high is 356 px wide: fetched at 768 px so it is not stretched.
+    assert decoded(str(imgs[4]["src"])).size == (768, 432)
+    assert decoded(str(imgs[1]["src"])).size == (256, 256)
+    labelled = comparison.compare(sources[0], product.generated_images[:2], labels=["A", "B"])
+    assert "<b>A</b>" in labelled and "<b>B</b>" in labelled
+    with pytest.raises(ValueError, match="1 labels for 2"):
+        comparison.compare(sources, product.generated_images[:2], labels=["A"])
+
+
+def test_compare_product_has_one_row_per_image_type(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, sources = generated
+    markup = comparison.compare_product(product, sources=sources)
+    assert_inert(markup)
+    rows = [
+        markup.index(f'<div class="ev-k">{kind}<small>')
+        for kind in ("main", "detail", "facebook", "vto")
+    ]
+    assert rows == sorted(rows)
+    assert len(srcs(markup)) == 7
+    bare = comparison.compare_product(product)
+    assert "pass sources=[...]" in bare and len(srcs(bare)) == 6
+
+
+def test_slider_recomposites_the_image_when_it_moves(tmp_path: Path) -> None:
+    red = jpeg_file(tmp_path, "red.jpg", (400, 300), "red")
+    blue = jpeg_file(tmp_path, "blue.jpg", (800, 600), "blue")
+    view = comparison.compare_slider(red, blue, width=200)
+    assert isinstance(view, comparison.SliderComparison)
+
+    def pixel(x: int) -> tuple[int, ...]:
+        image = Image.open(io.BytesIO(view.image.value)).convert("RGB")
+        assert image.size == (200, 150)
+        r, _, b = image.getpixel((x, 10))  # type: ignore[misc]
+        return (r > 150, b > 150)
+
+    assert (pixel(40), pixel(160)) == ((True, False), (False, True))
+    before = view.image.value
+    view.slider.value = 90
+    assert view.image.value != before
+    assert pixel(160) == (True, False)
+    view.slider.value = 5
+    assert pixel(40) == (False, True)
+
+
+def test_slider_bundle_carries_the_widget_and_a_static_composite(tmp_path: Path) -> None:
+    a = jpeg_file(tmp_path, "a.jpg", (300, 300), "white")
+    view = comparison.compare_slider(a, tmp_path / "missing.jpg", labels=(HOSTILE_IMG, "after"))
+    assert isinstance(view, comparison.SliderComparison)
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert_inert(bundle["text/html"])
+    assert [decoded(u).size for u in srcs(bundle["text/html"])] == [(512, 512)]
+
+
+def test_slider_without_ipywidgets_returns_the_static_composite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    a = jpeg_file(tmp_path, "a.jpg", (300, 200))
+    view = comparison.compare_slider(a, a, width=300)
+    assert isinstance(view, display.HTML)
+    assert [decoded(u).size for u in srcs(view)] == [(300, 200)]
+
+
+def test_importing_the_package_loads_no_ipython_ipywidgets_or_ipyplot() -> None:
+    code = (
+        "import sys, ecomviz_nb, ecomviz_nb.display, ecomviz_nb.cards; "
+        "print([m for m in ('IPython', 'ipywidgets', 'ipyplot') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- cards
+
+
+def test_product_card_shows_name_id_swatches_facts_and_thumbnails(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, _ = generated
+    markup = cards.product_card(product)
+    assert_inert(markup)
+    assert product.name and product.name in markup and product.id in markup
+    assert markup.count('class="ev-chip"') == len(product.colors)
+    assert "<dt>category guess</dt><dd>apparel</dd>" in markup
+    assert len(srcs(markup)) == 6 and 'class="ev-more"' not in markup
+    many = ev.Product(id="p", generated_images=product.generated_images * 3)
+    crowded = cards.product_card(many)
+    assert len(srcs(crowded)) == 12 and "+6 more" in crowded
+
+
+def test_image_card_lists_type_ratio_colour_and_params(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, _ = generated
+    markup = cards.image_card(product.generated_images[3])
+    assert_inert(markup)
+    assert "<dt>aspect ratio</dt><dd>16:9</dd>" in markup
+    assert "facebook" in markup and "background:red" in markup
+
+
+def test_try_on_card_shows_person_clothing_and_result(sandbox: ev.Sandbox) -> None:
+    client = sandbox.client()
+    request = ev.TryOnRequest(
+        person_image_url=f"{sandbox.url}/samples/people/person-a.jpg",
+        clothing=[ev.Clothing(f"{sandbox.url}/samples/garments/dress-green.png", "US9.9")],
+    )
+    job = fast(client.try_on(request))
+    result = job.wait(timeout=60)
+    markup = cards.try_on_card(result)
+    assert_inert(markup)
+    assert len(srcs(markup)) == 3
+    assert "ev-badge ev-ok" in markup and ">completed<" in markup
+    job_markup = cards.job_card(job)
+    assert "clothing 1: US9.9" in job_markup and "1 / 1 images" in job_markup
+    client.close()
+
+
+def try_on_job(folder: Path, *, clothing_info: str, images: list[ev.GeneratedImage]) -> TryOnJob:
+    request = {
+        "personImageUrl": "https://x.test/p.jpg",
+        "aspectRatio": "2:3",
+        "clothingImageUrls": [{"url": "https://x.test/c.jpg", "info": clothing_info}],
+    }
+    now = time.time()
+    record = JobRecord(
+        "job_t",
+        "tryon",
+        "https://x.test",
+        HOSTILE_ATTR,
+        request,
+        1,
+        "submitted",
+        now - 75,
+        now - 75,
+        status=HOSTILE_IMG,
+    )
+    job = TryOnJob(record, source=None)
+    job.images = images
+    return job
+
+
+def test_job_card_shows_progress_bar_elapsed_and_images_so_far(tmp_path: Path) -> None:
+    image = ev.GeneratedImage(url=str(jpeg_file(tmp_path, "a.jpg", (90, 90))), file_path="a")
+    now = time.time()
+    record = JobRecord(
+        "job_g",
+        "generate",
+        "https://x.test",
+        "prod1",
+        GENERATE.to_wire(),
+        6,
+        "submitted",
+        now - 125,
+        now - 125,
+        status="generating",
+    )
+    job = GenerationJob(record, source=None)
+    job.images = [image, image]
+    markup = cards.job_card(job)
+    assert_inert(markup)
+    assert "Generation job" in markup and "job_g" in markup and "prod1" in markup
+    assert 'style="width:33%"' in markup and "2 / 6 images · submitted · 2 min 05 s" in markup
+    assert "main x2 1:1 · detail x1 4:3 · facebook x1 16:9 · vto red, navy" in markup
+    assert len(srcs(markup)) == 2
+
+
+def test_register_formatters_renders_models_and_jobs_as_cards(tmp_path: Path) -> None:
+    from IPython.core.formatters import HTMLFormatter
+
+    formatter = HTMLFormatter()
+    shell = SimpleNamespace(display_formatter=SimpleNamespace(formatters={"text/html": formatter}))
+    assert cards.register_formatters(shell) is True
+    product = ev.Product(id="p-1", name="Mug")
+    assert "ev-card-" in formatter(product) and "Mug" in formatter(product)
+    job = try_on_job(tmp_path, clothing_info="fits", images=[])
+    assert "Try-on job" in formatter(job)
+    assert cards.register_formatters() is False  # not inside IPython

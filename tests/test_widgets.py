@@ -1,0 +1,230 @@
+"""The panels, driven from code against a real sandbox: set values, click, await, check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import pytest
+
+import ecomviz_nb as ev
+from ecomviz_nb.widgets import ConnectPanel, GeneratePanel, JobsPanel, ProductPanel, TryOnPanel
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def sample(sandbox: ev.Sandbox, name: str) -> str:
+    return f"{sandbox.url}/samples/{name}"
+
+
+async def finish(panel: Any) -> None:
+    assert panel.task is not None, panel.status.value
+    await asyncio.wait_for(panel.task, 60)
+
+
+def srcs(markup: str) -> list[str]:
+    return re.findall(r"<img[^>]*\ssrc=['\"]([^'\"]+)['\"]", markup)
+
+
+@pytest.fixture(scope="module")
+def product(sandbox: ev.Sandbox) -> ev.Product:
+    with sandbox.client() as client:
+        return client.create_product([sample(sandbox, "products/tshirt-red.jpg")])
+
+
+# ---------------------------------------------------------------- GeneratePanel
+
+
+async def test_generate_panel_runs_a_job_with_live_progress(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    panel.rows["main"].count.value = 2
+    panel.rows["detail"].enabled.value = True
+    panel.rows["detail"].aspect_ratio.value = "4:3"
+    panel.vto_enabled.value = True
+    panel.vto_colors.value = ["blue"]
+    body = json.loads(re.sub(r"<[^>]+>", "", panel.preview.value).replace("&quot;", '"'))
+    assert body["imageType"] == [
+        {"main": 2, "aspectRatio": "1:1"},
+        {"detail": 1, "aspectRatio": "4:3"},
+        {"vto": ["blue"]},
+    ]
+    assert "$ECOMVIZ_API_TOKEN" in panel.curl.value
+    assert "sandbox-local" not in panel.curl.value
+
+    seen: list[int] = []
+    panel.progress.bar.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.generate_button.click()
+    assert panel.generate_button.disabled  # no double submission while it runs
+    await finish(panel)
+
+    assert panel.progress.bar.value == panel.progress.bar.max == 4
+    assert panel.progress.bar.bar_style == "success"
+    assert seen and seen[-1] == 4
+    assert "4 of 4 images" in panel.progress.label.value
+    images = srcs(panel.results.value)
+    assert len(images) == 4
+    assert all(src.startswith("data:image/jpeg;base64,") for src in images)
+    assert "Done" in panel.status.value
+    assert panel.job.state == "completed"
+    assert "data:image/jpeg;base64," in panel.snapshot_html()
+
+
+async def test_generate_panel_shows_validation_problems_before_sending(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    panel.rows["main"].enabled.value = False
+    assert panel.generate_button.disabled
+    assert "at least one image type" in panel.status.value
+    panel.vto_enabled.value = True
+    panel.vto_colors.value = []
+    assert panel.generate_button.disabled
+    assert "vto.colors" in panel.status.value
+    panel.vto_colors.value = ["red"]
+    panel.webhook_url.value = "not a url"
+    assert panel.generate_button.disabled
+    assert "webhook.url" in panel.status.value
+    panel.webhook_url.value = ""
+    assert not panel.generate_button.disabled
+
+
+async def test_generate_panel_shows_an_api_error_as_a_sentence(sandbox: ev.Sandbox) -> None:
+    panel = GeneratePanel(sandbox.client(), "0123456789abcdef01234567")
+    panel.generate_button.click()
+    await finish(panel)
+    assert "HTTP 404" in panel.status.value
+    assert "Traceback" not in panel.status.value
+    assert panel.progress.bar.bar_style == "danger"
+
+
+async def test_generate_panel_escapes_a_hostile_product_name(sandbox: ev.Sandbox) -> None:
+    product = ev.Product(id="p1", name=HOSTILE, colors=[HOSTILE])
+    panel = GeneratePanel(sandbox.client(), product)
+    markup = "".join(
+        getattr(w, "value", "") for w in _walk(panel) if isinstance(getattr(w, "value", None), str)
+    )
+    assert HOSTILE not in markup
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markup
+
+
+def _walk(widget: Any) -> list[Any]:
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found.extend(_walk(child))
+    return found
+
+
+# ---------------------------------------------------------------- TryOnPanel
+
+
+async def test_try_on_panel_shows_person_clothing_and_result(sandbox: ev.Sandbox) -> None:
+    panel = TryOnPanel(
+        sandbox.client(),
+        person_url=sample(sandbox, "people/person-a.jpg"),
+        clothing=[(sample(sandbox, "garments/dress-green.png"), "price US9.9")],
+    )
+    panel.use_height.value = True
+    panel.height.value = 172
+    panel.aspect_ratio.value = "3:2"
+    assert '"height": 172' in panel.preview.value.replace("&quot;", '"')
+    panel.try_on_button.click()
+    await finish(panel)
+    assert panel.result.status == "completed"
+    images = srcs(panel.results.value)
+    assert len(images) == 3  # person | clothing | try-on
+    assert all(src.startswith("data:image/jpeg;base64,") for src in images)
+    assert "price US9.9" in panel.results.value
+
+
+async def test_try_on_panel_rows_can_be_added_and_removed(sandbox: ev.Sandbox) -> None:
+    panel = TryOnPanel(sandbox.client(), person_url=sample(sandbox, "people/person-a.jpg"))
+    panel.clothing_rows[0].url.value = sample(sandbox, "garments/dress-green.png")
+    row = panel.add_clothing(sample(sandbox, "garments/jacket-navy.png"), HOSTILE)
+    assert panel.request is not None and len(panel.request.clothing) == 2
+    assert HOSTILE not in panel.preview.value
+    row.remove_button.click()
+    assert panel.request is not None and len(panel.request.clothing) == 1
+    panel.clothing_rows[0].url.value = "ftp://nope"
+    assert panel.try_on_button.disabled
+    assert "clothing[0].url" in panel.status.value
+
+
+# ---------------------------------------------------------------- ProductPanel
+
+
+async def test_product_panel_creates_a_product_and_shows_its_card(sandbox: ev.Sandbox) -> None:
+    panel = ProductPanel(sandbox.client(), [sample(sandbox, "products/sneaker-white.jpg")])
+    panel.preview_button.click()
+    await finish(panel)
+    assert len(srcs(panel.sources.value)) == 1
+    panel.create_button.click()
+    await finish(panel)
+    assert isinstance(panel.product, ev.Product)
+    assert panel.product.id in panel.card.value
+    assert "white" in panel.card.value
+
+
+def test_product_panel_rejects_a_bad_url_line(sandbox: ev.Sandbox) -> None:
+    panel = ProductPanel(sandbox.client())
+    panel.urls.value = f"{sample(sandbox, 'products/mug-blue.jpg')}\njavascript:alert(1)"
+    assert panel.create_button.disabled
+    assert "image_urls[1]" in panel.status.value
+
+
+# ---------------------------------------------------------------- ConnectPanel
+
+
+def test_connect_panel_clears_the_token_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    panel = ConnectPanel()
+    panel.token.value = "sk-never-stored-123"
+    panel.base_url.value = "http://127.0.0.1:9"  # nothing listens: the check fails
+    panel.connect_button.click()
+    assert panel.token.value == ""
+    assert "sk-never-stored-123" not in json.dumps(panel.token.get_state(), default=str)
+    assert "No answer" in panel.status.value
+    assert panel.client is None
+
+
+def test_connect_panel_checks_the_token_against_a_server(sandbox: ev.Sandbox) -> None:
+    panel = ConnectPanel()
+    panel.token.value = "any-token"
+    panel.base_url.value = sandbox.url
+    panel.connect_button.click()
+    assert panel.token.value == ""
+    assert isinstance(panel.client, ev.Client)
+    assert "token was accepted" in panel.status.value
+    assert panel.inputs.layout.display == "none"
+
+
+def test_connect_panel_reports_a_refused_token() -> None:
+    with ev.Sandbox(port=0, job_seconds=0, token="right") as strict:
+        panel = ConnectPanel()
+        panel.token.value = "wrong"
+        panel.base_url.value = strict.url
+        panel.connect_button.click()
+        assert panel.client is None
+        assert "refused the token" in panel.status.value
+        assert "wrong" not in panel.status.value
+
+
+# ---------------------------------------------------------------- JobsPanel
+
+
+async def test_jobs_panel_lists_jobs_and_resumes_an_open_one(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    client = sandbox.client()
+    job = client.generate(product.id, ev.GenerateRequest([ev.ImageSpec("main")]))
+    panel = JobsPanel(client)
+    assert job.id in panel.table.value
+    assert panel.pending.value == job.id
+    panel.resume_button.click()
+    await finish(panel)
+    assert panel.progress.bar.value == 1
+    assert "complete" in panel.status.value
+    assert "completed" in panel.table.value
+    assert panel.pending.options == ()
