@@ -325,42 +325,39 @@ class _BaseClient:
             baseline=baseline,
         )
 
-    def _record_outcome(
-        self, record: JobRecord, payload: dict[str, Any] | None, error: BaseException | None
-    ) -> None:
-        """Move a ``submitting`` row on: submitted, rejected (surely not started) or unknown."""
-        if error is None and payload is not None:
-            remote_id = record.remote_id
-            if record.kind == "tryon":
-                raw = payload.get("data")
-                data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-                remote_id = payload.get("vtoId") or data.get("vtoId") or data.get("_id")
-                if not isinstance(remote_id, str) or not remote_id:
-                    record.state = "unknown"
-                    record.message = "the server's answer had no vtoId"
-                    self.ledger.update(record.id, state="unknown", message=record.message)
-                    raise APIError(
-                        200,
-                        record.message,
-                        method="POST",
-                        path="/api/vto/generate-url",
-                        body=payload,
-                    )
-            message = payload.get("message")
-            record.state, record.remote_id = "submitted", remote_id
-            record.message = config.redact(message) if isinstance(message, str) else None
-            self.ledger.update(
-                record.id, state="submitted", remote_id=remote_id, message=record.message
-            )
-            return
+    def _save(self, record: JobRecord, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(record, name, value)
+        self.ledger.update(record.id, **changes)
+
+    def _mark_submitted(self, record: JobRecord, payload: dict[str, Any]) -> None:
+        """The server took the job: keep its id (a try-on's comes in the answer)."""
+        remote_id = record.remote_id
+        if record.kind == "tryon":
+            raw = payload.get("data")
+            data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+            remote_id = payload.get("vtoId") or data.get("vtoId") or data.get("_id")
+            if not isinstance(remote_id, str) or not remote_id:
+                message = "the server's answer had no vtoId"
+                self._save(record, state="unknown", message=message)
+                raise APIError(
+                    200, message, method="POST", path="/api/vto/generate-url", body=payload
+                )
+        said = payload.get("message")
+        self._save(
+            record,
+            state="submitted",
+            remote_id=remote_id,
+            message=config.redact(said) if isinstance(said, str) else None,
+        )
+
+    def _mark_failed(self, record: JobRecord, error: APIError | APIConnectionError) -> None:
+        """``rejected`` when the job surely did not start; ``unknown`` when it may have."""
         if isinstance(error, APIConnectionError):
             state = "unknown" if error.maybe_sent else "rejected"
-        elif isinstance(error, APIError):
-            state = "unknown" if error.status_code >= 500 else "rejected"
         else:
-            state = "unknown"
-        record.state, record.message = state, str(error)
-        self.ledger.update(record.id, state=state, message=record.message)
+            state = "unknown" if error.status_code >= 500 else "rejected"
+        self._save(record, state=state, message=str(error))
 
 
 class Client(_BaseClient):
@@ -456,9 +453,9 @@ class Client(_BaseClient):
         try:
             payload = self._send(call)
         except (APIError, APIConnectionError) as exc:
-            self._record_outcome(record, None, exc)
+            self._mark_failed(record, exc)
             raise
-        self._record_outcome(record, payload, None)
+        self._mark_submitted(record, payload)
         return GenerationJob(record, self, ledger=self.ledger)
 
     def try_on(self, request: TryOnRequest | Mapping[str, Any]) -> TryOnJob:
@@ -468,9 +465,9 @@ class Client(_BaseClient):
         try:
             payload = self._send(call)
         except (APIError, APIConnectionError) as exc:
-            self._record_outcome(record, None, exc)
+            self._mark_failed(record, exc)
             raise
-        self._record_outcome(record, payload, None)
+        self._mark_submitted(record, payload)
         return TryOnJob(record, self, ledger=self.ledger)
 
     def get_try_on(self, vto_id: str) -> TryOnResult:
@@ -555,9 +552,9 @@ class AsyncClient(_BaseClient):
         try:
             payload = await self._send(call)
         except (APIError, APIConnectionError) as exc:
-            self._record_outcome(record, None, exc)
+            self._mark_failed(record, exc)
             raise
-        self._record_outcome(record, payload, None)
+        self._mark_submitted(record, payload)
         return AsyncGenerationJob(record, self, ledger=self.ledger)
 
     async def try_on(self, request: TryOnRequest | Mapping[str, Any]) -> AsyncTryOnJob:
@@ -567,9 +564,9 @@ class AsyncClient(_BaseClient):
         try:
             payload = await self._send(call)
         except (APIError, APIConnectionError) as exc:
-            self._record_outcome(record, None, exc)
+            self._mark_failed(record, exc)
             raise
-        self._record_outcome(record, payload, None)
+        self._mark_submitted(record, payload)
         return AsyncTryOnJob(record, self, ledger=self.ledger)
 
     async def get_try_on(self, vto_id: str) -> TryOnResult:
