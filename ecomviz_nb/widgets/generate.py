@@ -97,7 +97,10 @@ class GeneratePanel(Panel):
         self.remove_brand_logo = widgets.Checkbox(value=False, description="remove brand logo")
         self.change_portrait = widgets.Checkbox(value=False, description="change portrait")
         self.webhook_url = widgets.Text(
-            value="", placeholder="https://… (optional)", description="webhook"
+            value="",
+            placeholder="https://… (optional)",
+            description="webhook",
+            layout=widgets.Layout(width="80%"),
         )
         self.preview = widgets.HTML()
         self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))

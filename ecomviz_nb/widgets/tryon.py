@@ -28,7 +28,12 @@ class ClothingRow(widgets.HBox):
     """One garment: its image URL, a note, and a remove button."""
 
     def __init__(self, url: str = "", info: str = "") -> None:
-        self.url = widgets.Text(value=url, placeholder="https://…/garment.png", description="url")
+        self.url = widgets.Text(
+            value=url,
+            placeholder="https://…/garment.png",
+            description="url",
+            layout=widgets.Layout(width="55%"),
+        )
         self.info = widgets.Text(
             value=info, placeholder="price US9.9 (optional)", description="info"
         )
@@ -65,7 +70,10 @@ class TryOnPanel(Panel):
         self.result: Any = None
         self.request: TryOnRequest | None = None
         self.person_url = widgets.Text(
-            value=person_url, placeholder="https://…/person.jpg", description="person"
+            value=person_url,
+            placeholder="https://…/person.jpg",
+            description="person",
+            layout=widgets.Layout(width="80%"),
         )
         self.clothing_box = widgets.VBox()
         self.clothing_rows: list[ClothingRow] = []
@@ -83,7 +91,10 @@ class TryOnPanel(Panel):
         )
         self.watermark = widgets.Checkbox(value=True, description="watermark")
         self.webhook_url = widgets.Text(
-            value="", placeholder="https://… (optional)", description="webhook"
+            value="",
+            placeholder="https://… (optional)",
+            description="webhook",
+            layout=widgets.Layout(width="80%"),
         )
         self.preview = widgets.HTML()
         self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
