@@ -24,7 +24,7 @@ from .display import (
     _uid,
 )
 from .images import LARGE_SIZE, THUMB_SIZE, ImageError, ImageStore, default_store
-from .models import Product
+from .models import GeneratedImage, Product
 
 __all__ = ["SliderComparison", "compare", "compare_product", "compare_slider"]
 
@@ -135,6 +135,7 @@ def compare_product(
     product: Product,
     *,
     sources: Sequence[Any] | None = None,
+    images: Sequence[GeneratedImage] | None = None,
     height: int = 160,
     store: ImageStore | None = None,
 ) -> HTML:
@@ -142,12 +143,13 @@ def compare_product(
 
     The API's product carries no source URLs in its documented fields, so pass them as
     ``sources`` (else ``product.raw["imageUrls"]`` is used when a server sends it).
+    ``images`` limits the generated side (e.g. to one job's images); default: all of them.
     """
     if sources is None:
         raw = product.raw.get("imageUrls")
         sources = [u for u in raw if isinstance(u, str)] if isinstance(raw, list) else []
     rows: dict[str, list[_Item]] = {}
-    for image in product.generated_images:
+    for image in product.generated_images if images is None else images:
         rows.setdefault(image.image_type or "(none)", []).append(_item(image))
     head = (
         f'<div class="ev-k" style="font-size:15px">{_esc(product.name or "Product")}'

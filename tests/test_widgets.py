@@ -228,3 +228,17 @@ async def test_jobs_panel_lists_jobs_and_resumes_an_open_one(
     assert "complete" in panel.status.value
     assert "completed" in panel.table.value
     assert panel.pending.options == ()
+
+
+async def test_generate_panel_shows_results_beside_the_sources(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    source = sample(sandbox, "products/tshirt-red.jpg")
+    panel = GeneratePanel(sandbox.client(), product, sources=[source])
+    panel.generate_button.click()
+    assert "Submitting" in panel.status.value
+    await finish(panel)
+    images = srcs(panel.results.value)
+    assert len(images) == 2  # the source, then the one new main image
+    assert "Source" in panel.results.value
+    assert all(src.startswith("data:image/jpeg;base64,") for src in images)

@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import display
+from .. import comparison, display
 from ..client import AsyncClient, Client
 from ..errors import ValidationError
 from ..models import (
@@ -69,8 +69,16 @@ class GeneratePanel(Panel):
 
     title = "Generate images"
 
-    def __init__(self, client: Client | AsyncClient, product: Product | str) -> None:
+    def __init__(
+        self,
+        client: Client | AsyncClient,
+        product: Product | str,
+        *,
+        sources: list[str] | None = None,
+    ) -> None:
         self.client = client
+        self.sources = list(sources or [])
+        """The product's source image URLs: results are shown beside them."""
         self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
         self.product = product if isinstance(product, Product) else Product(id=str(product))
         self.job: Any = None
@@ -205,6 +213,7 @@ class GeneratePanel(Panel):
         if request is None:
             return
         self.generate_button.disabled = True
+        self.show_info("Submitting…")
         self.progress.start(request.expected_images)
         self.run(lambda: self._generate(request))
 
@@ -214,9 +223,17 @@ class GeneratePanel(Panel):
             self.show_info(f"Submitted as job {self.job.id}.")
             product = await self.job.wait(on_progress=self.progress.update)
             self.product = product
-            html_out = await asyncio.to_thread(
-                display.show_images, self.job.images, group_by="image_type"
-            )
+            if self.sources:
+                html_out = await asyncio.to_thread(
+                    comparison.compare_product,
+                    product,
+                    sources=self.sources,
+                    images=self.job.images,
+                )
+            else:
+                html_out = await asyncio.to_thread(
+                    display.show_images, self.job.images, group_by="image_type"
+                )
             self._results_html = str(html_out)
             self.results.value = self._results_html
             self.show_info(f"Done: {len(self.job.images)} images.")

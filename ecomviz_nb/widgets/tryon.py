@@ -199,6 +199,7 @@ class TryOnPanel(Panel):
         if request is None:
             return
         self.try_on_button.disabled = True
+        self.show_info("Submitting…")
         self.progress.start(1)
         self.run(lambda: self._try_on(request))
 
