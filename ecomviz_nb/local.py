@@ -78,17 +78,22 @@ def connect(
     cls: type[Client] | type[AsyncClient] = AsyncClient if asynchronous else Client
     resolved = config.resolve_token(token)
     server = base_url or os.environ.get(config.ENV_BASE_URL) or None
+    # The lines name no local address: notebooks are saved and shared, and a loopback URL in
+    # an output means nothing to a reader (on Binder the browser cannot even reach it).
     if resolved is not None:
         client = cls(resolved, base_url=server, **kwargs)
         line = f"ecomviz_nb: connected to {client.base_url} with your API token."
     elif server is not None:
         client = cls(SANDBOX_TOKEN, base_url=server, **kwargs)
-        line = f"ecomviz_nb: no API token set; using the server at {client.base_url}."
+        line = (
+            "ecomviz_nb: no API token set; using the server from base_url / ECOMVIZ_BASE_URL "
+            "(if it is a sandbox, its images are local renders, not AI)."
+        )
     else:
         sandbox = shared_sandbox()
         client = cls(SANDBOX_TOKEN, base_url=sandbox.url, **kwargs)
         line = (
-            f"ecomviz_nb: no ECOMVIZ_API_TOKEN set, so a local sandbox runs at {sandbox.url}; "
+            "ecomviz_nb: no ECOMVIZ_API_TOKEN set, so a local sandbox runs in this kernel; "
             "its images are local renders, not AI."
         )
     if not quiet:
