@@ -242,3 +242,13 @@ async def test_generate_panel_shows_results_beside_the_sources(
     assert len(images) == 2  # the source, then the one new main image
     assert "Source" in panel.results.value
     assert all(src.startswith("data:image/jpeg;base64,") for src in images)
+
+
+def test_curl_names_a_local_server_by_variable_and_never_holds_the_token(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(token="sk-secret-curl-1"), product)
+    assert '"$ECOMVIZ_BASE_URL"/api/products/' in panel.curl.value
+    assert sandbox.url not in panel.curl.value
+    assert "sk-secret-curl-1" not in panel.curl.value
+    assert "sk-secret-curl-1" not in json.dumps(panel.get_state(), default=str)

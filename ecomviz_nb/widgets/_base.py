@@ -8,6 +8,7 @@ import json
 import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
@@ -45,10 +46,22 @@ def request_preview(body: dict[str, Any]) -> str:
     return f"<pre class='ev-preview' style='margin:0;font-size:12px'>{html.escape(text)}</pre>"
 
 
+def _is_local(base_url: str) -> bool:
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def curl_command(base_url: str, path: str, body: dict[str, Any]) -> str:
-    """A copyable curl command; the token is read from the environment, never written out."""
+    """A copyable curl command; the token is read from the environment, never written out.
+
+    A local server (a sandbox) is written as ``$ECOMVIZ_BASE_URL``: its port changes from run
+    to run, and a loopback address must not end up in a saved notebook.
+    """
+    target = shlex.quote(base_url + path)
+    if _is_local(base_url):
+        target = f'"$ECOMVIZ_BASE_URL"{shlex.quote(path)}'
     return (
-        f"curl -X POST {shlex.quote(base_url + path)} \\\n"
+        f"curl -X POST {target} \\\n"
         '  -H "Authorization: Bearer $ECOMVIZ_API_TOKEN" \\\n'
         "  -H 'Content-Type: application/json' \\\n"
         f"  -d {shlex.quote(json.dumps(body, ensure_ascii=False))}"

@@ -56,8 +56,7 @@ class ConnectPanel(Panel):
             sandbox = shared_sandbox()
             self.client = Client(SANDBOX_TOKEN, base_url=sandbox.url)
             self._done(
-                f"Connected to a local sandbox at {sandbox.url}: its images are local "
-                "renders, not AI."
+                "Connected to a local sandbox in this kernel: its images are local renders, not AI."
             )
             return
         if not token:
