@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_polling.py
 	$(BIN)/python benchmarks/bench_render.py
 	$(BIN)/python benchmarks/bench_sandbox.py
+	$(BIN)/python benchmarks/bench_display.py
 
 # A local EcomViz sandbox in the foreground: make sandbox PORT=8787 ARGS="--data-dir state"
 PORT ?= 8787
@@ -37,3 +38,19 @@ sandbox: install
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+
+# The demo: JupyterLab on notebooks/01_quickstart.ipynb with a local sandbox as the backend
+# (no token needed). HEADLESS=1 instead runs every notebook against one sandbox and writes
+# build/demo-report.html plus each notebook's HTML under build/. LAB_PORT sets JupyterLab's port.
+HEADLESS   ?=
+LAB_PORT   ?= 8888
+DEMO_STAMP := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	touch $(DEMO_STAMP)
+
+.PHONY: demo
+demo: $(DEMO_STAMP)
+	$(BIN)/ecomviz-nb demo $(if $(filter 1 yes true,$(HEADLESS)),--headless,--port $(LAB_PORT))

@@ -1,4 +1,4 @@
-"""The ``ecomviz-nb`` command: ``ecomviz-nb sandbox`` serves a local EcomViz sandbox."""
+"""The ``ecomviz-nb`` command: ``sandbox`` (a local EcomViz server), ``report``, ``demo``."""
 
 from __future__ import annotations
 
@@ -49,12 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     sandbox.set_defaults(run=_sandbox)
+    # These two parse their own options (see ``ecomviz-nb report --help``).
+    commands.add_parser(
+        "demo",
+        help="JupyterLab on the quickstart, or --headless: run all "
+        "notebooks and write build/demo-report.html",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["demo"]:
+        from .demo import main_demo
+
+        return main_demo(words[1:])
+    args = build_parser().parse_args(words)
     return int(args.run(args))
 
 

@@ -593,6 +593,13 @@ class Product:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     """The ``data`` object as received, unknown fields included."""
 
+    def __repr__(self) -> str:
+        # Short, and without image URLs: a repr ends up in saved notebooks.
+        return (
+            f"Product(id={self.id!r}, name={self.name!r}, colors={self.colors!r}, "
+            f"{len(self.generated_images)} generated images)"
+        )
+
     @classmethod
     def from_wire(cls, data: Any, *, base_url: str) -> Product:
         """Read the ``data`` object of a product response."""
@@ -627,6 +634,10 @@ class TryOnResult:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        # Short, and without image URLs: a repr ends up in saved notebooks.
+        return f"TryOnResult(id={self.id!r}, status={self.status!r}, {len(self.images)} images)"
 
     @property
     def is_completed(self) -> bool:

@@ -252,3 +252,25 @@ def test_curl_names_a_local_server_by_variable_and_never_holds_the_token(
     assert sandbox.url not in panel.curl.value
     assert "sk-secret-curl-1" not in panel.curl.value
     assert "sk-secret-curl-1" not in json.dumps(panel.get_state(), default=str)
+
+
+async def test_panels_take_server_paths_and_keep_the_local_address_out_of_widget_state(
+    sandbox: ev.Sandbox,
+) -> None:
+    panel = TryOnPanel(
+        sandbox.client(), person_url="/samples/people/person-a.jpg",
+        clothing=[("/samples/garments/dress-green.png", "price US9.9")],
+    )
+    assert panel.request is not None
+    assert panel.request.person_image_url == sample(sandbox, "people/person-a.jpg")
+    state = json.dumps([w.get_state() for w in _walk(panel)], default=str)
+    assert sandbox.url not in state
+    assert "$ECOMVIZ_BASE_URL/samples/people/person-a.jpg" in panel.preview.value
+    panel.try_on_button.click()
+    await finish(panel)
+    assert panel.result.status == "completed"
+    state = json.dumps([w.get_state() for w in _walk(panel)], default=str)
+    assert sandbox.url not in state
+
+    products = ProductPanel(sandbox.client(), ["/samples/products/mug-blue.jpg"])
+    assert products.image_urls() == [sample(sandbox, "products/mug-blue.jpg")]

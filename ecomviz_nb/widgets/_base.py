@@ -22,7 +22,15 @@ from ..errors import (
 )
 from ..jobs import ProgressEvent
 
-__all__ = ["Panel", "ProgressView", "curl_command", "describe_error", "request_preview"]
+__all__ = [
+    "Panel",
+    "ProgressView",
+    "curl_command",
+    "describe_error",
+    "mask_local",
+    "on_server",
+    "request_preview",
+]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -51,6 +59,21 @@ def _is_local(base_url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def on_server(base_url: str, value: str) -> str:
+    """An input URL; a path such as ``/samples/people/person-a.jpg`` means one on the server.
+
+    Panels talking to a sandbox are given such paths, so a saved notebook's widget state never
+    holds the sandbox's loopback address (its port changes every run, too).
+    """
+    value = value.strip()
+    return base_url.rstrip("/") + value if value.startswith("/") else value
+
+
+def mask_local(base_url: str, text: str) -> str:
+    """``text`` with a local server's address written as ``$ECOMVIZ_BASE_URL``."""
+    return text.replace(base_url.rstrip("/"), "$ECOMVIZ_BASE_URL") if _is_local(base_url) else text
+
+
 def curl_command(base_url: str, path: str, body: dict[str, Any]) -> str:
     """A copyable curl command; the token is read from the environment, never written out.
 
@@ -58,13 +81,15 @@ def curl_command(base_url: str, path: str, body: dict[str, Any]) -> str:
     to run, and a loopback address must not end up in a saved notebook.
     """
     target = shlex.quote(base_url + path)
+    data = shlex.quote(json.dumps(body, ensure_ascii=False))
     if _is_local(base_url):
         target = f'"$ECOMVIZ_BASE_URL"{shlex.quote(path)}'
+        data = mask_local(base_url, data)  # stays inside single quotes: copy, then edit
     return (
         f"curl -X POST {target} \\\n"
         '  -H "Authorization: Bearer $ECOMVIZ_API_TOKEN" \\\n'
         "  -H 'Content-Type: application/json' \\\n"
-        f"  -d {shlex.quote(json.dumps(body, ensure_ascii=False))}"
+        f"  -d {data}"
     )
 
 

@@ -19,7 +19,15 @@ from ..models import (
     Product,
     Webhook,
 )
-from ._base import Panel, ProgressView, curl_command, describe_error, request_preview
+from ._base import (
+    Panel,
+    ProgressView,
+    curl_command,
+    describe_error,
+    mask_local,
+    on_server,
+    request_preview,
+)
 
 __all__ = ["GeneratePanel"]
 
@@ -202,7 +210,7 @@ class GeneratePanel(Panel):
             return
         body = self.request.to_wire()
         self.generate_button.disabled = False
-        self.preview.value = request_preview(body)
+        self.preview.value = mask_local(self._aclient.base_url, request_preview(body))
         path = f"/api/products/{self.product.id}/generate"
         self.curl.value = curl_command(self._aclient.base_url, path, body)
         self.show_info(f"{self.request.expected_images} images will be generated.")
@@ -227,7 +235,7 @@ class GeneratePanel(Panel):
                 html_out = await asyncio.to_thread(
                     comparison.compare_product,
                     product,
-                    sources=self.sources,
+                    sources=[on_server(self._aclient.base_url, s) for s in self.sources],
                     images=self.job.images,
                 )
             else:

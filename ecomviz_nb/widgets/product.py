@@ -11,7 +11,7 @@ from .. import cards, display
 from ..client import AsyncClient, Client
 from ..errors import ValidationError
 from ..models import CreateProductRequest, Product
-from ._base import Panel, describe_error
+from ._base import Panel, describe_error, on_server
 
 __all__ = ["ProductPanel"]
 
@@ -57,7 +57,9 @@ class ProductPanel(Panel):
         self._validate()
 
     def image_urls(self) -> list[str]:
-        return [line.strip() for line in self.urls.value.splitlines() if line.strip()]
+        """The URLs, one per line; a path such as ``/samples/…`` is taken on the server."""
+        base = self._aclient.base_url
+        return [on_server(base, line) for line in self.urls.value.splitlines() if line.strip()]
 
     def build_request(self) -> CreateProductRequest:
         """The request the URLs make; raises ValidationError naming the bad line."""

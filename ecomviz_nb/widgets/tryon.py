@@ -19,7 +19,15 @@ from ..models import (
     TryOnRequest,
     Webhook,
 )
-from ._base import Panel, ProgressView, curl_command, describe_error, request_preview
+from ._base import (
+    Panel,
+    ProgressView,
+    curl_command,
+    describe_error,
+    mask_local,
+    on_server,
+    request_preview,
+)
 
 __all__ = ["ClothingRow", "TryOnPanel"]
 
@@ -42,8 +50,9 @@ class ClothingRow(widgets.HBox):
         )
         super().__init__([self.url, self.info, self.remove_button])
 
-    def clothing(self) -> Clothing:
-        return Clothing(self.url.value.strip(), self.info.value.strip() or None)
+    def clothing(self, base_url: str) -> Clothing:
+        """The garment; a path like ``/samples/…`` is taken on the server at ``base_url``."""
+        return Clothing(on_server(base_url, self.url.value), self.info.value.strip() or None)
 
 
 class TryOnPanel(Panel):
@@ -160,13 +169,13 @@ class TryOnPanel(Panel):
         clothing = []
         for i, row in enumerate(self.clothing_rows):
             try:
-                clothing.append(row.clothing())
+                clothing.append(row.clothing(self._aclient.base_url))
             except ValidationError as exc:
                 field = exc.field.replace("clothing.", f"clothing[{i}].")
                 raise ValidationError(field, exc.value, exc.allowed) from None
         url = self.webhook_url.value.strip()
         return TryOnRequest(
-            person_image_url=self.person_url.value.strip(),
+            person_image_url=on_server(self._aclient.base_url, self.person_url.value),
             clothing=clothing,
             height=self.height.value if self.use_height.value else None,
             weight=self.weight.value if self.use_weight.value else None,
@@ -189,7 +198,7 @@ class TryOnPanel(Panel):
             return
         body = self.request.to_wire()
         self.try_on_button.disabled = False
-        self.preview.value = request_preview(body)
+        self.preview.value = mask_local(self._aclient.base_url, request_preview(body))
         self.curl.value = curl_command(self._aclient.base_url, "/api/vto/generate-url", body)
         self.show_info("Ready.")
 
