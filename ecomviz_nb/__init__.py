@@ -77,6 +77,7 @@ __all__ = [
     "ProductPanel",
     "ProgressEvent",
     "RateLimitError",
+    "Report",
     "Sandbox",
     "ServerError",
     "TryOnJob",
@@ -104,6 +105,7 @@ if TYPE_CHECKING:
     from .comparison import compare, compare_product, compare_slider
     from .display import show_images
     from .local import Sandbox, connect
+    from .report import Report
     from .widgets import ConnectPanel, GeneratePanel, JobsPanel, ProductPanel, TryOnPanel
 
 # These pull in FastAPI, uvicorn, Pillow or ipywidgets: each loads when first asked for, so a
@@ -112,6 +114,7 @@ _LAZY = {
     "Sandbox": "local",
     "connect": "local",
     "show_images": "display",
+    "Report": "report",
     "compare": "comparison",
     "compare_product": "comparison",
     "compare_slider": "comparison",

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(run=_sandbox)
     # These two parse their own options (see ``ecomviz-nb report --help``).
+    commands.add_parser("report", help="an HTML report of the ledger's jobs", add_help=False)
     commands.add_parser(
         "demo",
         help="JupyterLab on the quickstart, or --headless: run all "
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["report"]:
+        from .report import main_report
+
+        return main_report(words[1:])
     if words[:1] == ["demo"]:
         from .demo import main_demo
 
