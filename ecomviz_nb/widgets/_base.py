@@ -25,6 +25,7 @@ from ..jobs import ProgressEvent
 __all__ = [
     "Panel",
     "ProgressView",
+    "RequestPanel",
     "curl_command",
     "describe_error",
     "mask_local",
@@ -207,3 +208,60 @@ class Panel(widgets.VBox):
         """Re-send the displayed output so its HTML snapshot holds the latest results."""
         if self._handle is not None:
             self._handle.update(self._bundle(), raw=True)
+
+
+class RequestPanel(Panel):
+    """A panel that builds one request: webhook, live JSON preview, curl, a submit button,
+    progress and results (the generate and try-on panels)."""
+
+    request: Any = None
+    """The request the inputs make now (None while they are invalid)."""
+
+    def _request_widgets(self, label: str) -> widgets.Button:
+        """Make the shared parts; returns the submit button."""
+        self.webhook_url = widgets.Text(
+            value="",
+            placeholder="https://… (optional)",
+            description="webhook",
+            layout=widgets.Layout(width="80%"),
+        )
+        self.preview = widgets.HTML()
+        self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
+        self.request_box = widgets.Accordion(
+            children=[self.preview, self.curl], titles=("Request JSON", "curl")
+        )
+        self.progress = ProgressView()
+        self.results = widgets.HTML()
+        self._results_html = ""
+        return widgets.Button(description=label, button_style="primary", icon="magic")
+
+    def build_request(self) -> Any:
+        raise NotImplementedError
+
+    def _refresh_request(
+        self, button: widgets.Button, path: str, summary: Callable[[Any], str]
+    ) -> None:
+        """Rebuild the request from the inputs: preview and curl, or the reason it is invalid."""
+        try:
+            self.request = self.build_request()
+        except ValidationError as exc:
+            self.request = None
+            button.disabled = True
+            self.preview.value = self.curl.value = ""
+            self.show_error(describe_error(exc))
+            return
+        body = self.request.to_wire()
+        base = self._aclient.base_url
+        button.disabled = False
+        self.preview.value = mask_local(base, request_preview(body))
+        self.curl.value = curl_command(base, path, body)
+        self.show_info(summary(self.request))
+
+    def _show_results(self, markup: str) -> None:
+        self._results_html = markup
+        self.results.value = markup
+
+    def snapshot_html(self) -> str:
+        if not self._results_html:
+            return super().snapshot_html()
+        return f"<div><b>{html.escape(self.title)}</b></div>{self._results_html}"

@@ -20,13 +20,9 @@ from ..models import (
     Webhook,
 )
 from ._base import (
-    Panel,
-    ProgressView,
-    curl_command,
+    RequestPanel,
     describe_error,
-    mask_local,
     on_server,
-    request_preview,
 )
 
 __all__ = ["GeneratePanel"]
@@ -62,7 +58,7 @@ class _TypeRow(widgets.HBox):
         return ImageSpec(self.kind, count=self.count.value, aspect_ratio=self.aspect_ratio.value)
 
 
-class GeneratePanel(Panel):
+class GeneratePanel(RequestPanel):
     """Pick image types and options for a product, preview the request, generate, see results.
 
     Args:
@@ -112,20 +108,7 @@ class GeneratePanel(Panel):
         )
         self.remove_brand_logo = widgets.Checkbox(value=False, description="remove brand logo")
         self.change_portrait = widgets.Checkbox(value=False, description="change portrait")
-        self.webhook_url = widgets.Text(
-            value="",
-            placeholder="https://… (optional)",
-            description="webhook",
-            layout=widgets.Layout(width="80%"),
-        )
-        self.preview = widgets.HTML()
-        self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
-        self.generate_button = widgets.Button(
-            description="Generate", button_style="primary", icon="magic"
-        )
-        self.progress = ProgressView()
-        self.results = widgets.HTML()
-        self._results_html = ""
+        self.generate_button = self._request_widgets("Generate")
         name = html.escape(self.product.name or self.product.id)
         header = widgets.HTML(f"<h4 style='margin:4px 0'>Generate images for {name}</h4>")
         vto_hint = widgets.HTML(
@@ -140,10 +123,6 @@ class GeneratePanel(Panel):
                 self.webhook_url,
             ]
         )
-        request_box = widgets.Accordion(
-            children=[self.preview, self.curl],
-            titles=("Request JSON", "curl"),
-        )
         super().__init__(
             [
                 header,
@@ -151,7 +130,7 @@ class GeneratePanel(Panel):
                 widgets.HBox([self.vto_enabled, self.vto_colors]),
                 vto_hint,
                 options,
-                request_box,
+                self.request_box,
                 self.generate_button,
                 self.progress,
                 self.results,
@@ -199,21 +178,11 @@ class GeneratePanel(Panel):
         )
 
     def _update_preview(self) -> None:
-        try:
-            self.request = self.build_request()
-        except ValidationError as exc:
-            self.request = None
-            self.generate_button.disabled = True
-            self.preview.value = ""
-            self.curl.value = ""
-            self.show_error(describe_error(exc))
-            return
-        body = self.request.to_wire()
-        self.generate_button.disabled = False
-        self.preview.value = mask_local(self._aclient.base_url, request_preview(body))
-        path = f"/api/products/{self.product.id}/generate"
-        self.curl.value = curl_command(self._aclient.base_url, path, body)
-        self.show_info(f"{self.request.expected_images} images will be generated.")
+        self._refresh_request(
+            self.generate_button,
+            f"/api/products/{self.product.id}/generate",
+            lambda r: f"{r.expected_images} images will be generated.",
+        )
 
     def generate(self) -> None:
         """Submit the request and follow it (what the Generate button does)."""
@@ -242,16 +211,10 @@ class GeneratePanel(Panel):
                 html_out = await asyncio.to_thread(
                     display.show_images, self.job.images, group_by="image_type"
                 )
-            self._results_html = str(html_out)
-            self.results.value = self._results_html
+            self._show_results(str(html_out))
             self.show_info(f"Done: {len(self.job.images)} images.")
         except Exception as exc:
             self.progress.fail(describe_error(exc))
             raise
         finally:
             self.generate_button.disabled = self.request is None
-
-    def snapshot_html(self) -> str:
-        if not self._results_html:
-            return super().snapshot_html()
-        return f"<div><b>{html.escape(self.title)}</b></div>{self._results_html}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -20,13 +19,9 @@ from ..models import (
     Webhook,
 )
 from ._base import (
-    Panel,
-    ProgressView,
-    curl_command,
+    RequestPanel,
     describe_error,
-    mask_local,
     on_server,
-    request_preview,
 )
 
 __all__ = ["ClothingRow", "TryOnPanel"]
@@ -55,7 +50,7 @@ class ClothingRow(widgets.HBox):
         return Clothing(on_server(base_url, self.url.value), self.info.value.strip() or None)
 
 
-class TryOnPanel(Panel):
+class TryOnPanel(RequestPanel):
     """Dress a person in one or more garments.
 
     Parts: ``person_url``, ``clothing_rows`` (a list of :class:`ClothingRow`), ``add_button``,
@@ -99,23 +94,7 @@ class TryOnPanel(Panel):
             options=VTO_ASPECT_RATIOS, value="2:3", description="ratio"
         )
         self.watermark = widgets.Checkbox(value=True, description="watermark")
-        self.webhook_url = widgets.Text(
-            value="",
-            placeholder="https://… (optional)",
-            description="webhook",
-            layout=widgets.Layout(width="80%"),
-        )
-        self.preview = widgets.HTML()
-        self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
-        self.try_on_button = widgets.Button(
-            description="Try on", button_style="primary", icon="magic"
-        )
-        self.progress = ProgressView()
-        self.results = widgets.HTML()
-        self._results_html = ""
-        request_box = widgets.Accordion(
-            children=[self.preview, self.curl], titles=("Request JSON", "curl")
-        )
+        self.try_on_button = self._request_widgets("Try on")
         super().__init__(
             [
                 widgets.HTML("<h4 style='margin:4px 0'>Virtual try-on</h4>"),
@@ -125,7 +104,7 @@ class TryOnPanel(Panel):
                 widgets.HBox([self.use_height, self.height, self.use_weight, self.weight]),
                 widgets.HBox([self.aspect_ratio, self.watermark]),
                 self.webhook_url,
-                request_box,
+                self.request_box,
                 self.try_on_button,
                 self.progress,
                 self.results,
@@ -187,20 +166,7 @@ class TryOnPanel(Panel):
     def _update_preview(self) -> None:
         if not hasattr(self, "results"):
             return  # still building
-        try:
-            self.request = self.build_request()
-        except ValidationError as exc:
-            self.request = None
-            self.try_on_button.disabled = True
-            self.preview.value = ""
-            self.curl.value = ""
-            self.show_error(describe_error(exc))
-            return
-        body = self.request.to_wire()
-        self.try_on_button.disabled = False
-        self.preview.value = mask_local(self._aclient.base_url, request_preview(body))
-        self.curl.value = curl_command(self._aclient.base_url, "/api/vto/generate-url", body)
-        self.show_info("Ready.")
+        self._refresh_request(self.try_on_button, "/api/vto/generate-url", lambda _r: "Ready.")
 
     def try_on(self) -> None:
         """Submit and follow the try-on (what the button does)."""
@@ -225,16 +191,10 @@ class TryOnPanel(Panel):
             html_out = await asyncio.to_thread(
                 comparison.compare, list(zip(sources, labels, strict=True)), self.result.images
             )
-            self._results_html = str(html_out)
-            self.results.value = self._results_html
+            self._show_results(str(html_out))
             self.show_info(f"Done: try-on {self.result.id} is {self.result.status}.")
         except Exception as exc:
             self.progress.fail(describe_error(exc))
             raise
         finally:
             self.try_on_button.disabled = self.request is None
-
-    def snapshot_html(self) -> str:
-        if not self._results_html:
-            return super().snapshot_html()
-        return f"<div><b>{html.escape(self.title)}</b></div>{self._results_html}"
