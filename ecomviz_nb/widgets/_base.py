@@ -257,6 +257,16 @@ class RequestPanel(Panel):
         self.curl.value = curl_command(base, path, body)
         self.show_info(summary(self.request))
 
+    def _submit(self, button: widgets.Button, work: Callable[[Any], Awaitable[None]]) -> None:
+        """Start ``work(request)`` in the background, the button off while it runs."""
+        request = self.request
+        if request is None:
+            return
+        button.disabled = True
+        self.show_info("Submitting…")
+        self.progress.start(request.expected_images)
+        self.run(lambda: work(request))
+
     def _show_results(self, markup: str) -> None:
         self._results_html = markup
         self.results.value = markup

@@ -186,13 +186,7 @@ class GeneratePanel(RequestPanel):
 
     def generate(self) -> None:
         """Submit the request and follow it (what the Generate button does)."""
-        request = self.request
-        if request is None:
-            return
-        self.generate_button.disabled = True
-        self.show_info("Submitting…")
-        self.progress.start(request.expected_images)
-        self.run(lambda: self._generate(request))
+        self._submit(self.generate_button, self._generate)
 
     async def _generate(self, request: GenerateRequest) -> None:
         try:

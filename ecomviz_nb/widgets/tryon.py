@@ -170,13 +170,7 @@ class TryOnPanel(RequestPanel):
 
     def try_on(self) -> None:
         """Submit and follow the try-on (what the button does)."""
-        request = self.request
-        if request is None:
-            return
-        self.try_on_button.disabled = True
-        self.show_info("Submitting…")
-        self.progress.start(1)
-        self.run(lambda: self._try_on(request))
+        self._submit(self.try_on_button, self._try_on)
 
     async def _try_on(self, request: TryOnRequest) -> None:
         try:
