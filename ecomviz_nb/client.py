@@ -7,7 +7,11 @@ Retries: a GET is retried on connection errors, timeouts, 408, 429 and 5xx with 
 exponential backoff and jitter, honouring ``Retry-After``. A POST starts paid work, so it is
 retried only when the request certainly never reached the server (connection refused, connect
 or pool timeout); after a read timeout, a dropped connection or a 5xx it is *not* resent and the
-ledger marks the job ``unknown``.
+ledger marks the job ``unknown``; the raised error then carries that job as ``.job``.
+
+Turns: ``generate()`` first waits until no run on the product that its images could be mixed
+up with is in flight (:mod:`ecomviz_nb.scheduler`); ``try_generate()`` submits only if it is
+the run's turn now.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from .models import (
     Webhook,
     check_id,
 )
+from .scheduler import ProductScheduler
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client", "retry_delay"]
 
@@ -149,6 +154,8 @@ class _BaseClient:
         self.ledger = JobLedger(config.resolve_home(home) / "jobs.sqlite3")
         self._rand: Callable[[], float] = random.random
         self._owns_http = True
+        self.turns = ProductScheduler(self.ledger, self.base_url)
+        """Who goes next on a product: see :mod:`ecomviz_nb.scheduler`."""
 
     def __repr__(self) -> str:
         token = "set" if self._token else "None"
@@ -352,12 +359,32 @@ class _BaseClient:
         )
 
     def _mark_failed(self, record: JobRecord, error: APIError | APIConnectionError) -> None:
-        """``rejected`` when the job surely did not start; ``unknown`` when it may have."""
+        """``rejected`` when the job surely did not start; ``unknown`` when it may have.
+
+        An ``unknown`` job is attached to the error as ``error.job`` and named in its message.
+        """
         if isinstance(error, APIConnectionError):
             state = "unknown" if error.maybe_sent else "rejected"
         else:
             state = "unknown" if error.status_code >= 500 else "rejected"
         self._save(record, state=state, message=str(error))
+        if state == "unknown":
+            error.job = self._job(record)
+            error.args = (
+                f"{error} -- It is kept as job {record.id} in state 'unknown': error.job.wait() "
+                "follows it and client.jobs lists it, so check it before paying again.",
+            )
+
+    def _job(self, record: JobRecord) -> Any:
+        """The job object of a ledger row, for this client."""
+        return self.jobs._job(record)  # type: ignore[attr-defined]
+
+    def _turn_pause(
+        self, blockers: list[JobRecord], started: float, queue_timeout: float | None
+    ) -> float:
+        waited = time.monotonic() - started
+        logger.info("waiting for the turn of %d overlapping run(s)", len(blockers))
+        return self.turns.pause(blockers, waited, queue_timeout)
 
 
 class Client(_BaseClient):
@@ -434,22 +461,55 @@ class Client(_BaseClient):
         return self._product(self._send(self._get_product_call(product_id)))
 
     def generate(
-        self, product_id: str, request: GenerateRequest | Mapping[str, Any]
+        self,
+        product_id: str,
+        request: GenerateRequest | Mapping[str, Any],
+        *,
+        queue_timeout: float | None = 600,
     ) -> GenerationJob:
         """Start image generation; returns a job to ``wait()`` on.
 
-        The job is in the ledger before this returns (and before the request is sent).
+        If a run on this product whose images could not be told apart from this one's is in
+        flight (same platform, region and a shared type or VTO colour), this first waits for it
+        to finish (:mod:`ecomviz_nb.attribution`). The job is in the ledger before the request
+        is sent.
+
+        Args:
+            queue_timeout: seconds to wait for that turn at most (None: no limit).
 
         Raises:
             ValidationError: the request breaks a rule; nothing was sent.
-            APIError: the server refused it. APIConnectionError: see ``maybe_sent``.
+            QueueTimeoutError: the turn did not come in time; nothing was sent.
+            APIError: the server refused it. APIConnectionError: see ``maybe_sent``; when the
+                request may have started the job, ``error.job`` is its ledger job.
         """
         call, req = self._generate_call(product_id, request)
-        before = self.get_product(product_id)
-        baseline = [img.file_path for img in before.generated_images]
-        record = self._record_submission(
-            call, "generate", req.expected_images, product_id, baseline
-        )
+        started = time.monotonic()
+        while True:
+            job = self._try_generate(self.get_product(product_id), call, req)
+            if isinstance(job, GenerationJob):
+                return job
+            self._sleep(self._turn_pause(job, started, queue_timeout))
+
+    def try_generate(
+        self, product: Product, request: GenerateRequest | Mapping[str, Any]
+    ) -> GenerationJob | None:
+        """Submit now if it is the run's turn on ``product``; else None and nothing is sent.
+
+        Args:
+            product: the product as read just now: its images are the run's baseline.
+        """
+        call, req = self._generate_call(product.id, request)
+        job = self._try_generate(product, call, req)
+        return job if isinstance(job, GenerationJob) else None
+
+    def _try_generate(
+        self, product: Product, call: _Call, req: GenerateRequest
+    ) -> GenerationJob | list[JobRecord]:
+        assert call.body is not None
+        record, blockers = self.turns.reserve(product, req, call.body)
+        if record is None:
+            return blockers
         try:
             payload = self._send(call)
         except (APIError, APIConnectionError) as exc:
@@ -540,15 +600,36 @@ class AsyncClient(_BaseClient):
         return self._product(await self._send(self._get_product_call(product_id)))
 
     async def generate(
-        self, product_id: str, request: GenerateRequest | Mapping[str, Any]
+        self,
+        product_id: str,
+        request: GenerateRequest | Mapping[str, Any],
+        *,
+        queue_timeout: float | None = 600,
     ) -> AsyncGenerationJob:
         """See :meth:`Client.generate`."""
         call, req = self._generate_call(product_id, request)
-        before = await self.get_product(product_id)
-        baseline = [img.file_path for img in before.generated_images]
-        record = self._record_submission(
-            call, "generate", req.expected_images, product_id, baseline
-        )
+        started = time.monotonic()
+        while True:
+            job = await self._try_generate(await self.get_product(product_id), call, req)
+            if isinstance(job, AsyncGenerationJob):
+                return job
+            await self._sleep(self._turn_pause(job, started, queue_timeout))
+
+    async def try_generate(
+        self, product: Product, request: GenerateRequest | Mapping[str, Any]
+    ) -> AsyncGenerationJob | None:
+        """See :meth:`Client.try_generate`."""
+        call, req = self._generate_call(product.id, request)
+        job = await self._try_generate(product, call, req)
+        return job if isinstance(job, AsyncGenerationJob) else None
+
+    async def _try_generate(
+        self, product: Product, call: _Call, req: GenerateRequest
+    ) -> AsyncGenerationJob | list[JobRecord]:
+        assert call.body is not None
+        record, blockers = self.turns.reserve(product, req, call.body)
+        if record is None:
+            return blockers
         try:
             payload = await self._send(call)
         except (APIError, APIConnectionError) as exc:

@@ -11,9 +11,10 @@ The tree::
     │   └── ServerError           5xx
     ├── APIConnectionError   no usable answer: connection refused, dropped, timed out
     │   └── APITimeoutError  (also TimeoutError) a connect, read, write or pool timeout
-    └── JobError             a submitted job did not end well
-        ├── JobTimeoutError  (also TimeoutError) the deadline passed; carries the partial images
-        └── JobFailedError   the server reported a failed status
+    ├── JobError             a submitted job did not end well
+    │   ├── JobTimeoutError  (also TimeoutError) the deadline passed; carries the partial images
+    │   └── JobFailedError   the server reported a failed status
+    └── QueueTimeoutError    (also TimeoutError) a run waited too long for its turn; nothing sent
 
     EcomVizWarning (UserWarning)  accepted but unusual input, e.g. a non-recommended aspect ratio
 
@@ -35,9 +36,11 @@ __all__ = [
     "JobFailedError",
     "JobTimeoutError",
     "NotFoundError",
+    "QueueTimeoutError",
     "RateLimitError",
     "ServerError",
     "ValidationError",
+    "is_transient",
 ]
 
 
@@ -77,7 +80,11 @@ class APIError(EcomVizError):
         method: the HTTP method of the request.
         path: the request path, without host or query.
         body: the decoded JSON body, when there was one.
+        job: for a generate or try-on request that may have started work anyway (a 5xx), the
+            ledger's job in state ``unknown``: ``error.job.wait()`` follows it.
     """
+
+    job: Any = None
 
     def __init__(
         self,
@@ -139,7 +146,11 @@ class APIConnectionError(EcomVizError):
         path: the request path.
         maybe_sent: True when the request may have reached the server (it was not resent if it
             starts paid work: check before submitting again).
+        job: for a generate or try-on request that may have reached the server, the ledger's
+            job in state ``unknown``: ``error.job.wait()`` follows it.
     """
+
+    job: Any = None
 
     def __init__(self, message: str, *, method: str = "", path: str = "", maybe_sent: bool) -> None:
         self.method = method
@@ -169,11 +180,20 @@ class JobTimeoutError(JobError, TimeoutError):
 
     Attributes:
         images: the images that had arrived by then.
+        last_error: the error of the last poll, when polls were failing at the deadline.
     """
 
-    def __init__(self, message: str, *, job: Any, images: list[Any]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        job: Any,
+        images: list[Any],
+        last_error: BaseException | None = None,
+    ) -> None:
         super().__init__(message, job=job)
         self.images = images
+        self.last_error = last_error
 
 
 class JobFailedError(JobError):
@@ -186,3 +206,30 @@ class JobFailedError(JobError):
     def __init__(self, message: str, *, job: Any, status: str) -> None:
         super().__init__(message, job=job)
         self.status = status
+
+
+class QueueTimeoutError(EcomVizError, TimeoutError):
+    """A run waited for its turn on a product longer than allowed; nothing was sent.
+
+    Another run on the same product that its images could not be told apart from was still in
+    flight (see :mod:`ecomviz_nb.attribution`).
+
+    Attributes:
+        blockers: the ledger ids of the runs it was waiting for.
+    """
+
+    def __init__(self, message: str, *, blockers: list[str]) -> None:
+        super().__init__(message)
+        self.blockers = blockers
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed *read* is worth trying again later: no answer, 408, 429 or a 5xx.
+
+    401/403 (the token), 404 (no such thing) and other 4xx will answer the same next time.
+    """
+    if isinstance(exc, APIConnectionError):
+        return True
+    if isinstance(exc, APIError):
+        return exc.status_code in (408, 429) or exc.status_code >= 500
+    return False

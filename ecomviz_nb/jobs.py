@@ -5,10 +5,14 @@ generation jobs) or ``get_try_on`` (for try-on jobs), sync or async. ``ev.Client
 ``ev.AsyncClient`` are such sources.
 
 When a job is done:
-- generation: the product holds ``expected`` images that were not there before submission
-  (the API has no status field for it);
+- generation: the product holds ``expected`` images of the job's own: new since submission and
+  matching its params (the API has no status field for it; :mod:`ecomviz_nb.attribution`);
 - try-on: the status is ``completed``; ``failed`` / ``error`` / ``canceled`` end it with
   :class:`~ecomviz_nb.errors.JobFailedError`; any other status is shown verbatim and waited on.
+
+A poll that fails for a passing reason (no answer, 408, 429, 5xx) does not end the wait: the
+job reports "retrying after 503 (2nd time)" and polls again after a growing pause (at least
+the server's ``Retry-After``), until its own deadline. 401/403/404 end it at once.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from .errors import JobFailedError, JobTimeoutError
+from .attribution import RunKey, own_images
+from .errors import APIError, EcomVizError, JobFailedError, JobTimeoutError, RateLimitError
+from .errors import is_transient as is_transient
 from .ledger import JobLedger, JobRecord
 from .models import GeneratedImage, GenerateRequest, Product, TryOnRequest, TryOnResult
 
@@ -35,6 +41,7 @@ __all__ = [
     "TryOnJob",
     "poll_delay",
     "print_progress",
+    "retry_pause",
 ]
 
 POLL_INITIAL = 2.0
@@ -76,6 +83,33 @@ def poll_delay(
     return base * (1.0 + jitter * (2.0 * rand - 1.0))
 
 
+def retry_pause(
+    failures: int, elapsed: float, rand: float = 0.5, retry_after: float | None = None
+) -> float:
+    """Seconds to pause after the ``failures``-th poll in a row failed for a passing reason.
+
+    The job's own schedule (:func:`poll_delay`) doubled for each further failure, capped at
+    :data:`POLL_MAXIMUM` (with jitter), and never shorter than the server's ``Retry-After``.
+    """
+    if failures < 1:
+        raise ValueError(f"failures={failures} must be >= 1")
+    base = min(POLL_MAXIMUM, poll_delay(elapsed, 0.5) * 2.0 ** min(failures - 1, 10))
+    delay = base * (1.0 + POLL_JITTER * (2.0 * rand - 1.0))
+    return max(delay, retry_after or 0.0)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _reason(exc: BaseException) -> str:
+    """A short name for a failed poll: ``503``, ``429``, ``a timeout``, ``a connection error``."""
+    if isinstance(exc, APIError):
+        return str(exc.status_code)
+    return "a timeout" if isinstance(exc, TimeoutError) else "a connection error"
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
     """What a job reports after each poll; widgets and text printers subscribe to it."""
@@ -86,7 +120,8 @@ class ProgressEvent:
     expected: int
     """Images the job will make."""
     status: str
-    """``submitted``, ``generating``, ``completed``, or the try-on status as the server says it."""
+    """``submitted``, ``generating``, ``completed``, the try-on status as the server says it,
+    or ``retrying after 503 (2nd time)`` while polls fail for a passing reason."""
     elapsed: float
     """Seconds since submission."""
     images: tuple[GeneratedImage, ...] = field(default=(), repr=False)
@@ -207,17 +242,58 @@ class _Job(Generic[S, R]):
             return None
         now = self._clock()
         delay = poll_delay(max(0.0, now - origin), self._rand())  # the job's age sets the pace
+        return self._until(delay, now, deadline, timeout, None)
+
+    def _until(
+        self,
+        delay: float,
+        now: float,
+        deadline: float | None,
+        timeout: float | None,
+        last_error: BaseException | None,
+    ) -> float:
+        """``delay``, shortened to the deadline; raises once the deadline has passed."""
         if deadline is None:
             return delay
         if now >= deadline:
+            failing = f"; the last poll failed: {last_error}" if last_error is not None else ""
             raise JobTimeoutError(
                 f"{self.kind} job {self.id} was not finished after {timeout:g} s "
-                f"({len(self.images)} of {self.expected} images); it may still finish: "
+                f"({len(self.images)} of {self.expected} images){failing}; it may still finish: "
                 f"call wait() again, or client.jobs.get({self.id!r}).wait() later",
                 job=self,
                 images=list(self.images),
+                last_error=last_error,
             )
         return min(delay, deadline - now)
+
+    def _failed_poll(
+        self,
+        exc: EcomVizError,
+        failures: int,
+        on_progress: Progress | None,
+        origin: float,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> float:
+        """A poll raised: re-raise what will not pass; else report it and return the pause."""
+        if not is_transient(exc):
+            raise exc
+        now = self._clock()
+        hint = exc.retry_after if isinstance(exc, RateLimitError) else None
+        delay = retry_pause(failures, max(0.0, now - origin), self._rand(), hint)
+        delay = self._until(delay, now, deadline, timeout, exc)
+        if on_progress is not None:
+            status = f"retrying after {_reason(exc)} ({_ordinal(failures)} time)"
+            on_progress(self._event(status))
+        return delay
+
+    def _event(self, status: str) -> ProgressEvent:
+        """An event about the job as last seen, with another status."""
+        done = len(self.images)
+        return ProgressEvent(
+            self.id, done, max(self.expected, done), status, self._elapsed(), tuple(self.images)
+        )
 
     def _start(self, timeout: float | None) -> tuple[float, float | None]:
         now = self._clock()
@@ -228,8 +304,15 @@ class _Job(Generic[S, R]):
     ) -> R:
         sleep = self._sleep or time.sleep
         origin, deadline = self._start(timeout)
+        failures = 0
         while True:
-            snapshot = fetch()
+            try:
+                snapshot = fetch()
+            except EcomVizError as exc:
+                failures += 1
+                sleep(self._failed_poll(exc, failures, on_progress, origin, deadline, timeout))
+                continue
+            failures = 0
             delay = self._step(snapshot, on_progress, origin, deadline, timeout)
             if delay is None:
                 return snapshot
@@ -240,8 +323,16 @@ class _Job(Generic[S, R]):
     ) -> R:
         sleep = self._sleep or asyncio.sleep
         origin, deadline = self._start(timeout)
+        failures = 0
         while True:
-            snapshot = await fetch()
+            try:
+                snapshot = await fetch()
+            except EcomVizError as exc:
+                failures += 1
+                pause = self._failed_poll(exc, failures, on_progress, origin, deadline, timeout)
+                await sleep(pause)
+                continue
+            failures = 0
             delay = self._step(snapshot, on_progress, origin, deadline, timeout)
             if delay is None:
                 return snapshot
@@ -267,9 +358,17 @@ class _GenerationJobBase(_Job[S, Product]):
         """The submitted request (a webhook token is not kept)."""
         return GenerateRequest.from_wire(self.record.request)
 
+    _key: RunKey | None = None
+
+    @property
+    def key(self) -> RunKey:
+        """What this run's images are recognised by (:mod:`ecomviz_nb.attribution`)."""
+        if self._key is None:
+            self._key = RunKey.of(self.record.request)
+        return self._key
+
     def _observe(self, snapshot: Product) -> tuple[ProgressEvent, bool, Exception | None]:
-        before = set(self.record.baseline)
-        self.images = [img for img in snapshot.generated_images if img.file_path not in before]
+        self.images = own_images(self.key, snapshot.generated_images, self.record.baseline)
         done = len(self.images)
         finished = done >= self.expected
         status = "completed" if finished else ("generating" if done else "submitted")
@@ -294,8 +393,10 @@ class GenerationJob(_GenerationJobBase[ProductSource]):
             The product; the new images are in ``job.images``.
 
         Raises:
-            JobTimeoutError: the deadline passed; ``exc.images`` holds what arrived.
-            APIError, APIConnectionError: polling failed after the client's retries.
+            JobTimeoutError: the deadline passed; ``exc.images`` holds what arrived and
+                ``exc.last_error`` the last failed poll, if polls were failing.
+            AuthenticationError, NotFoundError: the token or the product id is wrong (errors
+                that pass, such as 503 or a dropped connection, are polled through).
         """
         return self._wait(lambda: self._source.get_product(self.product_id), timeout, on_progress)
 
@@ -321,6 +422,16 @@ class _TryOnJobBase(_Job[S, TryOnResult]):
     def vto_id(self) -> str:
         """The server's try-on id."""
         return self.record.remote_id or ""
+
+    def _followable(self) -> None:
+        if not self.vto_id:
+            raise JobFailedError(
+                f"try-on job {self.id} has no vtoId: the server's answer to the submission was "
+                "lost, so it cannot be followed from here; look for it in your EcomViz account "
+                "before submitting it again",
+                job=self,
+                status=self.record.state,
+            )
 
     @property
     def request(self) -> TryOnRequest:
@@ -365,6 +476,7 @@ class TryOnJob(_TryOnJobBase[TryOnSource]):
             JobFailedError: the status is failed, error or canceled.
             JobTimeoutError: the deadline passed first.
         """
+        self._followable()
         return self._wait(lambda: self._source.get_try_on(self.vto_id), timeout, on_progress)
 
 
@@ -375,6 +487,7 @@ class AsyncTryOnJob(_TryOnJobBase[AsyncTryOnSource]):
         self, timeout: float | None = 600, on_progress: Progress | None = None
     ) -> TryOnResult:
         """Like :meth:`TryOnJob.wait`, without blocking the event loop."""
+        self._followable()
         return await self._await(lambda: self._source.get_try_on(self.vto_id), timeout, on_progress)
 
 

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,38 +150,46 @@ class JobLedger:
         baseline: builtins.list[str] | None = None,
     ) -> JobRecord:
         """Write a new job in state ``submitting`` and return it (call before sending)."""
-        now = time.time()
-        record = JobRecord(
-            id="job_" + uuid.uuid4().hex[:16],
-            kind=kind,
-            base_url=base_url,
-            remote_id=remote_id,
-            request=scrub_request(request),
-            expected=expected,
-            state="submitting",
-            submitted_at=now,
-            updated_at=now,
-            baseline=list(baseline or []),
-        )
+        record = _new_record(kind, base_url, request, expected, remote_id, baseline)
         with self._connect(write=True) as conn:
-            conn.execute(
-                "INSERT INTO jobs (id, kind, base_url, remote_id, request, expected, baseline,"
-                " state, done, submitted_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.id,
-                    kind,
-                    base_url,
-                    remote_id,
-                    json.dumps(record.request),
-                    expected,
-                    json.dumps(record.baseline),
-                    record.state,
-                    0,
-                    now,
-                    now,
-                ),
-            )
+            _insert(conn, record)
         return record
+
+    def reserve(
+        self,
+        *,
+        base_url: str,
+        product_id: str,
+        request: dict[str, Any],
+        expected: int,
+        baseline: builtins.list[str],
+        blocks: Callable[[JobRecord], bool],
+        stale_after: float,
+    ) -> tuple[JobRecord | None, builtins.list[JobRecord]]:
+        """Add a generation job for a product unless a job in flight there ``blocks`` it.
+
+        Checking and writing happen in one transaction, so two notebooks cannot both take the
+        same turn. A job is in flight while ``submitting``, ``submitted`` or ``unknown`` and
+        younger than ``stale_after`` seconds.
+
+        Returns:
+            ``(record, [])`` when the job was added, or ``(None, blockers)`` when it must wait.
+        """
+        record = _new_record("generate", base_url, request, expected, product_id, baseline)
+        with self._connect(write=True) as conn:
+            cursor = conn.execute(
+                "SELECT * FROM jobs WHERE base_url = ? AND remote_id = ? AND kind = 'generate'"
+                " AND state IN ('submitting', 'submitted', 'unknown') AND submitted_at > ?"
+                " ORDER BY submitted_at, rowid",
+                (base_url, product_id, record.submitted_at - stale_after),
+            )
+            names = [d[0] for d in cursor.description]
+            flying = [_record(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+            blockers = [other for other in flying if blocks(other)]
+            if blockers:
+                return None, blockers
+            _insert(conn, record)
+        return record, []
 
     def update(self, job_id: str, **changes: Any) -> None:
         """Change some of ``state``, ``remote_id``, ``done``, ``status``, ``message``."""
@@ -238,6 +246,49 @@ class JobLedger:
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
         return [_record(dict(zip(names, row, strict=True))) for row in rows]
+
+
+def _new_record(
+    kind: str,
+    base_url: str,
+    request: dict[str, Any],
+    expected: int,
+    remote_id: str | None,
+    baseline: list[str] | None,
+) -> JobRecord:
+    now = time.time()
+    return JobRecord(
+        id="job_" + uuid.uuid4().hex[:16],
+        kind=kind,
+        base_url=base_url,
+        remote_id=remote_id,
+        request=scrub_request(request),
+        expected=expected,
+        state="submitting",
+        submitted_at=now,
+        updated_at=now,
+        baseline=list(baseline or []),
+    )
+
+
+def _insert(conn: sqlite3.Connection, record: JobRecord) -> None:
+    conn.execute(
+        "INSERT INTO jobs (id, kind, base_url, remote_id, request, expected, baseline,"
+        " state, done, submitted_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            record.id,
+            record.kind,
+            record.base_url,
+            record.remote_id,
+            json.dumps(record.request),
+            record.expected,
+            json.dumps(record.baseline),
+            record.state,
+            0,
+            record.submitted_at,
+            record.updated_at,
+        ),
+    )
 
 
 def _record(row: dict[str, Any]) -> JobRecord:

@@ -403,35 +403,163 @@ async def test_generation_wait_again_after_a_timeout_finishes(harness: Harness) 
 # ---------------------------------------------------------------- source errors
 
 
-async def test_generation_source_error_propagates_and_job_can_wait_again(
-    harness: Harness,
-) -> None:
+async def test_generation_wait_polls_through_a_503_and_finishes(harness: Harness) -> None:
     job, source = harness.generation([0, 3])
     source.fail_with = ev.ServerError(503, "busy", method="GET", path="/api/products/p1")
-    with pytest.raises(ev.ServerError) as caught:
-        await harness.wait(job, timeout=600)
-    assert caught.value.status_code == 503
-    assert source.polls == 0
-    assert harness.row(job).state == "submitted"
-    product = await harness.wait(job, timeout=600)
+    events: list[ev.ProgressEvent] = []
+    product = await harness.wait(job, timeout=600, on_progress=events.append)
     assert product.id == "p1"
+    assert events[0].status == "retrying after 503 (1st time)"
+    assert [e.status for e in events[1:]] == ["submitted", "completed"]
     assert harness.row(job).state == "completed"
 
 
-async def test_generation_error_in_a_later_poll_propagates(harness: Harness) -> None:
-    job, source = harness.generation([1, 1, 3])
+async def test_generation_not_found_ends_the_wait_at_once(harness: Harness) -> None:
+    job, source = harness.generation([0, 3])
+    source.fail_with = ev.NotFoundError(404, "no such product", path="/api/products/p1")
+    with pytest.raises(ev.NotFoundError):
+        await harness.wait(job, timeout=600)
+    assert harness.time.slept == []
+    assert harness.row(job).state == "submitted"
+    product = await harness.wait(job, timeout=600)  # the job can still be waited on
+    assert product.id == "p1"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ev.AuthenticationError(401, "bad token"),
+        ev.AuthenticationError(403, "forbidden"),
+        ev.APIError(400, "bad request"),
+        ev.APIError(422, "unprocessable"),
+    ],
+    ids=["401", "403", "400", "422"],
+)
+async def test_generation_errors_that_will_not_pass_are_raised(
+    harness: Harness, error: ev.APIError
+) -> None:
+    job, source = harness.generation([3])
+    source.fail_with = error
+    with pytest.raises(type(error)):
+        await harness.wait(job, timeout=600)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ev.ServerError(500, "boom"), "500"),
+        (ev.ServerError(502, "bad gateway"), "502"),
+        (ev.APIError(408, "request timeout"), "408"),
+        (ev.RateLimitError(429, "slow down", retry_after=None), "429"),
+        (ev.APIConnectionError("RemoteProtocolError", maybe_sent=True), "a connection error"),
+        (ev.APITimeoutError("ReadTimeout", maybe_sent=True), "a timeout"),
+    ],
+    ids=["500", "502", "408", "429", "dropped", "timeout"],
+)
+async def test_generation_errors_that_pass_are_polled_through(
+    harness: Harness, error: Exception, reason: str
+) -> None:
+    job, source = harness.generation([3])
+    source.fail_with = error
     events: list[ev.ProgressEvent] = []
+    await harness.wait(job, timeout=600, on_progress=events.append)
+    assert events[0].status == f"retrying after {reason} (1st time)"
+    assert events[-1].status == "completed"
 
-    def fail_after_first(event: ev.ProgressEvent) -> None:
-        events.append(event)
-        source.fail_with = ev.APIConnectionError("connection reset", maybe_sent=False)
 
-    with pytest.raises(ev.APIConnectionError):
-        await harness.wait(job, timeout=600, on_progress=fail_after_first)
-    assert [e.done for e in events] == [1]
-    assert harness.row(job).done == 1
+class Outage:
+    """Fails every poll between ``start`` and ``end`` (fake-clock seconds after submission)."""
+
+    def __init__(self, feed: ProductFeed, clock: FakeTime, start: float, end: float) -> None:
+        self.feed, self.clock = feed, clock
+        self.origin = clock.now
+        self.start, self.end = start, end
+        self.failed = 0
+
+    def check(self) -> None:
+        age = self.clock.now - self.origin
+        if self.start <= age < self.end:
+            self.failed += 1
+            raise ev.ServerError(503, "down for maintenance", path="/api/products/p1")
+
+
+async def test_a_sixty_second_outage_in_a_two_minute_job_ends_with_its_images(
+    harness: Harness,
+) -> None:
+    """Point 1 of the reliability issue: the outage is ridden out and nothing is raised."""
+    job, feed = harness.generation([0])
+    outage = Outage(feed, harness.time, start=30, end=90)
+    ready_at = harness.time.now + 120
+    original = feed._next
+
+    def next_product(product_id: str) -> ev.Product:
+        outage.check()
+        feed.counts = [3 if harness.time.now >= ready_at else 0]
+        return original(product_id)
+
+    feed._next = next_product  # type: ignore[method-assign]
+    events: list[ev.ProgressEvent] = []
+    product = await harness.wait(job, timeout=600, on_progress=events.append)
+    assert product.id == "p1"
+    assert len(job.images) == 3
+    retries = [e.status for e in events if e.status.startswith("retrying")]
+    assert outage.failed == len(retries) >= 5
+    assert retries[2] == "retrying after 503 (3rd time)"
+    assert events[-1].status == "completed"
+    # Seen within one capped pause after the job ended.
+    assert events[-1].elapsed - 120 <= ev.jobs.POLL_MAXIMUM * 1.05
+
+
+async def test_polls_failing_at_the_deadline_raise_a_timeout_with_the_last_error(
+    harness: Harness,
+) -> None:
+    job, feed = harness.generation([1])
+    original = feed._next
+    calls = 0
+
+    def next_product(product_id: str) -> ev.Product:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise ev.ServerError(503, "still down", path="/api/products/p1")
+        return original(product_id)
+
+    feed._next = next_product  # type: ignore[method-assign]
+    with pytest.raises(ev.JobTimeoutError) as caught:
+        await harness.wait(job, timeout=60)
+    assert isinstance(caught.value.last_error, ev.ServerError)
+    assert "still down" in str(caught.value)
+    assert len(caught.value.images) == 1
+    assert sum(harness.time.slept) == pytest.approx(60)
+
+
+async def test_retry_pauses_grow_and_honour_retry_after(harness: Harness) -> None:
+    job, feed = harness.generation([3])
+    original = feed._next
+    errors = [
+        ev.ServerError(500, "a"),
+        ev.ServerError(500, "b"),
+        ev.RateLimitError(429, "c", retry_after=30),
+    ]
+
+    def next_product(product_id: str) -> ev.Product:
+        if errors:
+            raise errors.pop(0)
+        return original(product_id)
+
+    feed._next = next_product  # type: ignore[method-assign]
     await harness.wait(job, timeout=600)
-    assert harness.row(job).done == 3
+    first, second, third = harness.time.slept
+    assert first == pytest.approx(ev.poll_delay(0))
+    assert second > first
+    assert third == pytest.approx(30)
+
+
+def test_retry_pause_is_capped_and_refuses_zero_failures() -> None:
+    assert ev.jobs.retry_pause(50, 0) <= ev.jobs.POLL_MAXIMUM * 1.05
+    assert ev.jobs.retry_pause(1, 0, retry_after=45) == 45
+    with pytest.raises(ValueError):
+        ev.jobs.retry_pause(0, 0)
 
 
 async def test_try_on_source_error_propagates_and_job_can_wait_again(harness: Harness) -> None:
@@ -441,6 +569,15 @@ async def test_try_on_source_error_propagates_and_job_can_wait_again(harness: Ha
         await harness.wait(job, timeout=600)
     result = await harness.wait(job, timeout=600)
     assert result.status == "completed"
+
+
+async def test_try_on_wait_polls_through_a_dropped_connection(harness: Harness) -> None:
+    job, source = harness.try_on(["processing", "completed"])
+    source.fail_with = ev.APIConnectionError("RemoteProtocolError", maybe_sent=True)
+    events: list[ev.ProgressEvent] = []
+    result = await harness.wait(job, timeout=600, on_progress=events.append)
+    assert result.status == "completed"
+    assert events[0].status == "retrying after a connection error (1st time)"
 
 
 # ---------------------------------------------------------------- try-on
