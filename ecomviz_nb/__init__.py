@@ -24,6 +24,7 @@ from .errors import (
     JobFailedError,
     JobTimeoutError,
     NotFoundError,
+    QueueTimeoutError,
     RateLimitError,
     ServerError,
     ValidationError,
@@ -47,6 +48,15 @@ from .models import (
     TryOnRequest,
     TryOnResult,
     Webhook,
+)
+from .runs import (
+    SweepPlan,
+    SweepResult,
+    SweepRun,
+    sweep,
+    sweep_async,
+    sweep_try_on,
+    sweep_try_on_async,
 )
 
 __all__ = [
@@ -76,10 +86,14 @@ __all__ = [
     "Product",
     "ProductPanel",
     "ProgressEvent",
+    "QueueTimeoutError",
     "RateLimitError",
     "Report",
     "Sandbox",
     "ServerError",
+    "SweepPlan",
+    "SweepResult",
+    "SweepRun",
     "TryOnJob",
     "TryOnPanel",
     "TryOnRequest",
@@ -97,6 +111,10 @@ __all__ = [
     "print_progress",
     "product_card",
     "show_images",
+    "sweep",
+    "sweep_async",
+    "sweep_try_on",
+    "sweep_try_on_async",
     "try_on_card",
 ]
 

@@ -1,0 +1,122 @@
+"""A sweep's progress: one bar for the whole sweep and one status line per run.
+
+In a Jupyter kernel it is a widget (updated from the sweep's loop); elsewhere, text lines.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from .plan import SweepRun
+from .result import SweepPlan
+
+__all__ = ["TextProgress", "WidgetProgress", "progress_view", "status_line"]
+
+_COLOURS = {"completed": "#1a7f37", "failed": "#b00020"}
+
+
+def status_line(run: SweepRun) -> str:
+    """``queued``, ``submitted``, ``2 of 3 images``, ``completed``, ``failed: <reason>``."""
+    if run.state == "failed":
+        return f"failed: {run.error}"
+    if run.state == "completed":
+        return f"completed · {len(run.images)} of {run.expected} images"
+    return run.status or run.state
+
+
+def _in_kernel() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+class TextProgress:
+    """Prints a line each time a run changes state, then a summary."""
+
+    def __init__(self, plan: SweepPlan, out: TextIO | None = None) -> None:
+        self.plan = plan
+        self.out = out or sys.stdout
+        self._last: dict[int, str] = {}
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self.out.write(f"sweep: {plan.describe()}\n")
+
+    def update(self, run: SweepRun) -> None:
+        with self._lock:
+            if self._last.get(id(run)) == run.state:
+                return
+            self._last[id(run)] = run.state
+            finished = sum(r.finished for r in self.plan.runs)
+            self.out.write(f"[{finished}/{self.plan.run_count}] {run.label}: {status_line(run)}\n")
+            self.out.flush()
+
+    def close(self, result: Any) -> None:
+        self.out.write(f"{result!r}\n")
+        self.out.flush()
+
+
+class WidgetProgress:
+    """An ``IntProgress`` over the runs and an HTML table of status lines."""
+
+    def __init__(self, plan: SweepPlan) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.plan = plan
+        self.bar = widgets.IntProgress(
+            value=0,
+            min=0,
+            max=max(1, plan.run_count),
+            bar_style="info",
+            layout=widgets.Layout(width="100%"),
+        )
+        self.label = widgets.Label(plan.describe())
+        self.table = widgets.HTML(self._table())
+        self.box = widgets.VBox([self.bar, self.label, self.table])
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        display(self.box)  # type: ignore[no-untyped-call]
+
+    def _table(self) -> str:
+        rows = ""
+        for run in self.plan.runs:
+            colour = _COLOURS.get(run.state, "inherit")
+            rows += (
+                f"<tr><td style='padding:1px 12px 1px 0'>{html.escape(run.label)}</td>"
+                f"<td style='color:{colour}'>{html.escape(status_line(run))}</td></tr>"
+            )
+        return f"<table style='font-size:12px;border-collapse:collapse'>{rows}</table>"
+
+    def update(self, run: SweepRun) -> None:
+        with self._lock:
+            finished = sum(r.finished for r in self.plan.runs)
+            failed = sum(r.state == "failed" for r in self.plan.runs)
+            self.bar.value = finished
+            self.label.value = (
+                f"{finished} of {self.plan.run_count} runs finished"
+                + (f" · {failed} failed" if failed else "")
+                + f" · {time.monotonic() - self._started:.0f} s"
+            )
+            self.table.value = self._table()
+
+    def close(self, result: Any) -> None:
+        failed = sum(r.state == "failed" for r in self.plan.runs)
+        self.bar.value = self.bar.max
+        self.bar.bar_style = "warning" if failed else "success"
+        self.table.value = self._table()
+
+
+def progress_view(plan: SweepPlan) -> TextProgress | WidgetProgress:
+    """A widget in a Jupyter kernel (when ipywidgets loads), text lines elsewhere."""
+    if _in_kernel():
+        try:
+            return WidgetProgress(plan)
+        except ImportError:
+            pass
+    return TextProgress(plan)

@@ -1,0 +1,495 @@
+"""``ev.sweep`` and ``ev.sweep_try_on``: many runs of one request, submitted and watched together.
+
+A generate sweep reads its product once per tick and hands that one snapshot to every run in
+flight, so a sweep of twelve runs costs one GET per tick, not twelve. Runs whose images could
+mix take turns (:mod:`ecomviz_nb.scheduler`); the rest go at once, at most ``concurrency``
+in flight. A run that fails records its reason and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..attribution import RunKey
+from ..errors import (
+    APIError,
+    EcomVizError,
+    ValidationError,
+    is_transient,
+)
+from ..jobs import poll_delay, retry_pause
+from ..models import GenerateRequest, Product, TryOnRequest
+from .plan import SweepRun, plan_generate, plan_try_on
+from .result import SweepPlan, SweepResult
+
+__all__ = [
+    "resume_async",
+    "run_sync",
+    "sweep",
+    "sweep_async",
+    "sweep_try_on",
+    "sweep_try_on_async",
+]
+
+TICK_INITIAL = 0.25
+"""The first pause between a sweep's polls (s); it grows by :data:`TICK_GROWTH` of the age."""
+TICK_GROWTH = 0.05
+OnUpdate = Callable[[SweepRun], Any]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return f"{exc.field}: {exc.allowed} (got {exc.value!r})"
+    if isinstance(exc, APIError):
+        return f"HTTP {exc.status_code}: {exc.message}"
+    return str(exc) or type(exc).__name__
+
+
+class _Engine:
+    """Submits and watches the runs of one sweep on one event loop."""
+
+    def __init__(
+        self,
+        client: Any,
+        result: SweepResult,
+        *,
+        concurrency: int,
+        timeout: float,
+        on_update: OnUpdate | None,
+    ) -> None:
+        self.client = client
+        self.result = result
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.on_update = on_update
+        self.queue = [r for r in result.runs if not r.finished]
+        self.flying: list[SweepRun] = []
+        self.posting: dict[asyncio.Task[Any], SweepRun] = {}
+        self.stuck: list[tuple[RunKey, str]] = []
+        self.started = time.monotonic()
+        self.submitted_at: dict[int, float] = {}
+        self.failures = 0
+
+    # ---- bookkeeping
+
+    def _set(self, run: SweepRun, state: str, status: str = "", error: str | None = None) -> None:
+        run.state = state
+        run.status = status or state
+        if error is not None:
+            run.error = error
+        if self.on_update is not None:
+            self.on_update(run)
+
+    def _fail(self, run: SweepRun, why: str) -> None:
+        self._set(run, "failed", "failed", why)
+
+    # ---- the loop
+
+    async def run(self) -> SweepResult:
+        for run in self.queue:
+            self._set(run, "queued")
+        try:
+            while self.queue or self.flying or self.posting:
+                snapshot = await self._poll()
+                if snapshot is not None:
+                    self._observe(snapshot)
+                    self._start(snapshot)
+                if not (self.queue or self.flying or self.posting):
+                    break
+                await self._pause()
+        finally:
+            for task in self.posting:
+                task.cancel()
+        self.result.seconds = time.monotonic() - self.started
+        return self.result
+
+    async def _poll(self) -> Any:
+        try:
+            snapshot = await self._read()
+        except EcomVizError as exc:
+            if not is_transient(exc):
+                for run in [*self.queue, *self.flying]:
+                    self._fail(run, _reason(exc))
+                self.queue.clear()
+                self.flying.clear()
+                return None
+            self.failures += 1
+            for run in self.flying:
+                run.status = f"retrying after {_reason(exc)} ({self.failures})"
+                if self.on_update is not None:
+                    self.on_update(run)
+            self._expire()
+            return None
+        self.failures = 0
+        return snapshot
+
+    async def _pause(self) -> None:
+        now = time.monotonic()
+        age = max(0.0, now - min(self.submitted_at.values(), default=now))
+        if self.failures:
+            delay = retry_pause(self.failures, age, random.random())
+        else:
+            delay = poll_delay(age, random.random(), initial=TICK_INITIAL, growth=TICK_GROWTH)
+        if self.posting:
+            await asyncio.wait(set(self.posting), timeout=delay)
+            self._collect()
+        else:
+            await asyncio.sleep(delay)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for run in list(self.flying):
+            if now - self.submitted_at[id(run)] > self.timeout:
+                self.flying.remove(run)
+                why = (
+                    f"timed out after {self.timeout:g} s with {len(run.images)} of "
+                    f"{run.expected} images; it may still finish: run.job.wait()"
+                )
+                self._fail(run, why)
+                self._stuck(run, why)
+        for run in list(self.queue):
+            if now - self.started > self.timeout:
+                self.queue.remove(run)
+                self._fail(run, f"did not get its turn within {self.timeout:g} s; not sent")
+
+    def _stuck(self, run: SweepRun, why: str) -> None:
+        """A run that may still deliver late images blocks the runs they could mix with."""
+        if isinstance(run.request, GenerateRequest):
+            self.stuck.append((_key(run), run.label))
+
+    def _collect(self) -> None:
+        for task in [t for t in self.posting if t.done()]:
+            run = self.posting.pop(task)
+            exc = task.exception() if not task.cancelled() else asyncio.CancelledError()
+            if exc is None and task.result() is None:  # someone else's run holds the turn
+                self.queue.insert(0, run)
+                self._set(run, "queued", "waiting for its turn")
+            elif exc is None:
+                run.job = task.result()
+                self.submitted_at[id(run)] = time.monotonic()
+                self.flying.append(run)
+                self._set(run, "submitted", f"0 of {run.expected} images")
+            else:
+                run.job = getattr(exc, "job", None)
+                if run.job is not None and isinstance(run.request, GenerateRequest):
+                    # The answer was lost but the job may run: watch for its images anyway.
+                    self.submitted_at[id(run)] = time.monotonic()
+                    self.flying.append(run)
+                    self._set(run, "submitted", "answer lost; watching for its images")
+                else:
+                    self._fail(run, _reason(exc))
+
+    # ---- what differs between generate and try-on sweeps
+
+    async def _read(self) -> Any:
+        raise NotImplementedError
+
+    def _observe(self, snapshot: Any) -> None:
+        raise NotImplementedError
+
+    def _start(self, snapshot: Any) -> None:
+        raise NotImplementedError
+
+    def _progress(self, run: SweepRun, done: int, images: list[Any], status: str) -> None:
+        changed = done != run.done or status != run.status
+        run.done, run.images = done, images
+        if status == "completed":
+            self.flying.remove(run)
+            self._set(run, "completed", f"{done} of {run.expected} images")
+        elif changed:
+            self._set(run, "running" if done else run.state, status)
+
+
+def _key(run: SweepRun) -> RunKey:
+    assert isinstance(run.request, GenerateRequest)
+    return RunKey.of(run.request)
+
+
+class _GenerateEngine(_Engine):
+    async def _read(self) -> Product:
+        product: Product = await self.client.get_product(self.result.product_id)
+        self.result.product = product
+        return product
+
+    def _observe(self, snapshot: Product) -> None:
+        for run in list(self.flying):
+            event, finished, _ = run.job._observe(snapshot)
+            status = "completed" if finished else f"{event.done} of {run.expected} images"
+            self._progress(run, event.done, list(run.job.images), status)
+        self._expire()
+
+    def _start(self, snapshot: Product) -> None:
+        busy = [_key(r) for r in (*self.flying, *self.posting.values())]
+        for run in list(self.queue):
+            if len(self.flying) + len(self.posting) >= self.concurrency:
+                break
+            key = _key(run)
+            blocked_by = next((label for k, label in self.stuck if k.overlaps(key)), None)
+            if blocked_by is not None:
+                self.queue.remove(run)
+                self._fail(
+                    run,
+                    f"not sent: the overlapping run {blocked_by} may still deliver images that "
+                    "could not be told apart from this one's",
+                )
+                continue
+            if any(key.overlaps(k) for k in busy):
+                continue
+            self.queue.remove(run)
+            busy.append(key)
+            task = asyncio.ensure_future(self.client.try_generate(snapshot, run.request))
+            self.posting[task] = run
+            self._set(run, "queued", "submitting")
+
+
+class _TryOnEngine(_Engine):
+    async def _read(self) -> list[Any]:
+        async def one(run: SweepRun) -> Any:
+            try:
+                return await self.client.get_try_on(run.job.vto_id)
+            except EcomVizError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(r) for r in self.flying)))
+
+    def _observe(self, snapshots: list[Any]) -> None:
+        for run, snapshot in zip(list(self.flying), snapshots, strict=True):
+            if isinstance(snapshot, BaseException):
+                if not is_transient(snapshot):
+                    self.flying.remove(run)
+                    self._fail(run, _reason(snapshot))
+                continue
+            _, finished, error = run.job._observe(snapshot)
+            if error is not None:
+                self.flying.remove(run)
+                self._fail(run, f"the try-on ended with status {snapshot.status!r}")
+                continue
+            status = "completed" if finished else snapshot.status
+            self._progress(
+                run, len(run.job.images) if finished else 0, list(run.job.images), status
+            )
+        self._expire()
+
+    def _start(self, snapshot: Any) -> None:
+        while self.queue and len(self.flying) + len(self.posting) < self.concurrency:
+            run = self.queue.pop(0)
+            self.posting[asyncio.ensure_future(self.client.try_on(run.request))] = run
+            self._set(run, "queued", "submitting")
+
+
+# ---------------------------------------------------------------- entry points
+
+
+@contextlib.asynccontextmanager
+async def _async_client(client: Any) -> Any:
+    """``client`` if it is async; else its async twin, closed afterwards."""
+    if hasattr(client, "aclose"):
+        yield client
+        return
+    twin = client.to_async()
+    try:
+        yield twin
+    finally:
+        await twin.aclose()
+
+
+def _check_concurrency(concurrency: Any) -> int:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency", concurrency, "a whole number >= 1")
+    return concurrency
+
+
+def _generate_result(
+    product: Product | str, runs: list[SweepRun], vary: Mapping[str, Any]
+) -> SweepResult:
+    pid = product.id if isinstance(product, Product) else str(product)
+    result = SweepResult("generate", runs, dict(vary), product_id=pid)
+    if isinstance(product, Product):
+        result.product = product
+    return result
+
+
+async def resume_async(
+    client: Any,
+    result: SweepResult,
+    *,
+    concurrency: int = 8,
+    timeout: float = 600,
+    on_update: OnUpdate | None = None,
+) -> SweepResult:
+    """Send and watch the unfinished runs of ``result`` (used by sweeps and reruns)."""
+    _check_concurrency(concurrency)
+    engine_cls = _GenerateEngine if result.kind == "generate" else _TryOnEngine
+    async with _async_client(client) as aclient:
+        engine = engine_cls(
+            aclient, result, concurrency=concurrency, timeout=timeout, on_update=on_update
+        )
+        return await engine.run()
+
+
+async def sweep_async(
+    client: Any,
+    product: Product | str,
+    base_request: GenerateRequest,
+    *,
+    vary: Mapping[str, Any],
+    concurrency: int = 8,
+    timeout: float = 600,
+    dry_run: bool = False,
+    on_update: OnUpdate | None = None,
+) -> SweepResult | SweepPlan:
+    """The awaitable :func:`sweep`, for a running event loop (widgets, top-level ``await``)."""
+    runs = plan_generate(base_request, vary)
+    _check_concurrency(concurrency)
+    if dry_run:
+        return SweepPlan("generate", runs, dict(vary))
+    result = _generate_result(product, runs, vary)
+    return await resume_async(
+        client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
+    )
+
+
+async def sweep_try_on_async(
+    client: Any,
+    base_request: TryOnRequest,
+    *,
+    vary: Mapping[str, Any],
+    concurrency: int = 8,
+    timeout: float = 600,
+    dry_run: bool = False,
+    on_update: OnUpdate | None = None,
+) -> SweepResult | SweepPlan:
+    """The awaitable :func:`sweep_try_on`."""
+    runs = plan_try_on(base_request, vary)
+    _check_concurrency(concurrency)
+    if dry_run:
+        return SweepPlan("try-on", runs, dict(vary))
+    result = SweepResult("try-on", runs, dict(vary))
+    return await resume_async(
+        client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
+    )
+
+
+def run_sync(work: Callable[[], Any]) -> Any:
+    """Run a coroutine factory to the end from sync code, even under a running loop (Jupyter).
+
+    With no loop in this thread, ``asyncio.run``; under one (a notebook cell), a helper thread
+    with its own loop, joined. Never patches the running loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(work())
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="ecomviz-sweep", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def sweep(
+    client: Any,
+    product: Product | str,
+    base_request: GenerateRequest,
+    *,
+    vary: Mapping[str, Any],
+    concurrency: int = 8,
+    timeout: float = 600,
+    dry_run: bool = False,
+    progress: bool | OnUpdate = True,
+) -> SweepResult | SweepPlan:
+    """Generate every combination of ``vary`` for one product and compare them.
+
+    Every combination is validated and counted before anything is sent: the plan says how many
+    runs and images it will create (``dry_run=True`` returns just that plan). Runs whose images
+    could be mixed up (same platform, region and a shared type or colour) go one after another;
+    the others go at once, at most ``concurrency`` in flight. A failed run records its reason;
+    the others go on.
+
+    Args:
+        client: an ``ev.Client`` or ``ev.AsyncClient``.
+        product: the product, or its id.
+        base_request: what every run asks for, before the varied fields are applied.
+        vary: field -> list of values; fields: platform, region, aspect_ratio (applied to every
+            main/detail/facebook entry), language, image_type (a type name, an ImageSpec or a
+            list of them), remove_brand_logo, change_portrait.
+        concurrency: runs in flight at most.
+        timeout: seconds each run may take after it was submitted (and that a run may wait
+            for its turn).
+        progress: True shows a bar and a line per run (a widget in Jupyter, text elsewhere);
+            False nothing; a callable gets each :class:`SweepRun` as it changes.
+
+    Returns:
+        A :class:`SweepResult` (or the :class:`SweepPlan` with ``dry_run=True``).
+
+    Raises:
+        ValidationError: a combination the API refuses, an unknown field; nothing was sent.
+    """
+    runs = plan_generate(base_request, vary)
+    _check_concurrency(concurrency)
+    if dry_run:
+        return SweepPlan("generate", runs, dict(vary))
+    result = _generate_result(product, runs, vary)
+    done: SweepResult = _with_progress(
+        result,
+        progress,
+        lambda on_update: resume_async(
+            client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
+        ),
+    )
+    return done
+
+
+def sweep_try_on(
+    client: Any,
+    base_request: TryOnRequest,
+    *,
+    vary: Mapping[str, Any],
+    concurrency: int = 8,
+    timeout: float = 600,
+    dry_run: bool = False,
+    progress: bool | OnUpdate = True,
+) -> SweepResult | SweepPlan:
+    """Try on every combination of ``vary`` (height, weight, aspect_ratio, clothing, watermark,
+    person_image_url); see :func:`sweep` for the rest. Try-ons never mix, so all may go at once.
+    """
+    runs = plan_try_on(base_request, vary)
+    _check_concurrency(concurrency)
+    if dry_run:
+        return SweepPlan("try-on", runs, dict(vary))
+    result = SweepResult("try-on", runs, dict(vary))
+    done: SweepResult = _with_progress(
+        result,
+        progress,
+        lambda on_update: resume_async(
+            client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
+        ),
+    )
+    return done
+
+
+def _with_progress(result: SweepResult, progress: bool | OnUpdate, start: Any) -> Any:
+    """Run ``start(on_update)`` to the end with the chosen progress display."""
+    from .progress import progress_view
+
+    view = progress_view(result) if progress is True else None
+    callback = view.update if view is not None else (progress if callable(progress) else None)
+    result = run_sync(lambda: start(callback))
+    if view is not None:
+        view.close(result)
+    return result
