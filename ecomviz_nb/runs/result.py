@@ -79,6 +79,8 @@ class SweepResult(SweepPlan):
         """The product as last read (generate sweeps)."""
         self.seconds = 0.0
         """Wall time of the sweep."""
+        self.source_urls: list[str] = []
+        """The product's source pictures, when given (the API does not echo them)."""
 
     @property
     def completed(self) -> list[SweepRun]:
@@ -105,8 +107,9 @@ class SweepResult(SweepPlan):
             if not varied_clothing:
                 found += [(f"clothing {i + 1}", c.url) for i, c in enumerate(request.clothing)]
             return found
-        raw = self.product.raw if self.product is not None else {}
-        urls = raw.get("imageUrls") or raw.get("images") or []
+        urls: Any = self.source_urls
+        if not urls and self.product is not None:  # a server that echoes them
+            urls = self.product.raw.get("imageUrls") or []
         return [("source", u) for u in urls if isinstance(u, str)][:4]
 
     def summary(self) -> dict[str, Any]:
@@ -186,6 +189,7 @@ class SweepResult(SweepPlan):
 
         redo = SweepResult(self.kind, self._runs_to_redo(failed_only), self.vary)
         redo.product_id, redo.product = self.product_id, self.product
+        redo.source_urls = self.source_urls
         result: SweepResult = _with_progress(
             redo,
             progress,
@@ -209,6 +213,7 @@ class SweepResult(SweepPlan):
 
         redo = SweepResult(self.kind, self._runs_to_redo(failed_only), self.vary)
         redo.product_id, redo.product = self.product_id, self.product
+        redo.source_urls = self.source_urls
         return await resume_async(
             client, redo, concurrency=concurrency, timeout=timeout, on_update=on_update
         )

@@ -13,7 +13,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..attribution import RunKey
@@ -306,10 +306,14 @@ def _check_concurrency(concurrency: Any) -> int:
 
 
 def _generate_result(
-    product: Product | str, runs: list[SweepRun], vary: Mapping[str, Any]
+    product: Product | str,
+    runs: list[SweepRun],
+    vary: Mapping[str, Any],
+    sources: Sequence[str] | None,
 ) -> SweepResult:
     pid = product.id if isinstance(product, Product) else str(product)
     result = SweepResult("generate", runs, dict(vary), product_id=pid)
+    result.source_urls = list(sources or [])
     if isinstance(product, Product):
         result.product = product
     return result
@@ -342,6 +346,7 @@ async def sweep_async(
     concurrency: int = 8,
     timeout: float = 600,
     dry_run: bool = False,
+    sources: Sequence[str] | None = None,
     on_update: OnUpdate | None = None,
 ) -> SweepResult | SweepPlan:
     """The awaitable :func:`sweep`, for a running event loop (widgets, top-level ``await``)."""
@@ -349,7 +354,7 @@ async def sweep_async(
     _check_concurrency(concurrency)
     if dry_run:
         return SweepPlan("generate", runs, dict(vary))
-    result = _generate_result(product, runs, vary)
+    result = _generate_result(product, runs, vary, sources)
     return await resume_async(
         client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
     )
@@ -411,6 +416,7 @@ def sweep(
     concurrency: int = 8,
     timeout: float = 600,
     dry_run: bool = False,
+    sources: Sequence[str] | None = None,
     progress: bool | OnUpdate = True,
 ) -> SweepResult | SweepPlan:
     """Generate every combination of ``vary`` for one product and compare them.
@@ -431,6 +437,8 @@ def sweep(
         concurrency: runs in flight at most.
         timeout: seconds each run may take after it was submitted (and that a run may wait
             for its turn).
+        sources: the product's source image URLs, shown in the matrix's first column (the
+            API does not send them back).
         progress: True shows a bar and a line per run (a widget in Jupyter, text elsewhere);
             False nothing; a callable gets each :class:`SweepRun` as it changes.
 
@@ -444,7 +452,7 @@ def sweep(
     _check_concurrency(concurrency)
     if dry_run:
         return SweepPlan("generate", runs, dict(vary))
-    result = _generate_result(product, runs, vary)
+    result = _generate_result(product, runs, vary, sources)
     done: SweepResult = _with_progress(
         result,
         progress,
