@@ -42,6 +42,7 @@ __all__ = [
     "poll_delay",
     "print_progress",
     "retry_pause",
+    "retry_status",
 ]
 
 POLL_INITIAL = 2.0
@@ -96,6 +97,11 @@ def retry_pause(
     base = min(POLL_MAXIMUM, poll_delay(elapsed, 0.5) * 2.0 ** min(failures - 1, 10))
     delay = base * (1.0 + POLL_JITTER * (2.0 * rand - 1.0))
     return max(delay, retry_after or 0.0)
+
+
+def retry_status(exc: BaseException, failures: int) -> str:
+    """The progress status while polls fail: ``retrying after 503 (3rd time)``."""
+    return f"retrying after {_reason(exc)} ({_ordinal(failures)} time)"
 
 
 def _ordinal(n: int) -> str:
@@ -220,6 +226,22 @@ class _Job(Generic[S, R]):
         """Digest one poll: the event to report, whether it is finished, an error to raise."""
         raise NotImplementedError
 
+    def observe(self, snapshot: R) -> tuple[ProgressEvent, bool, Exception | None]:
+        """Digest a snapshot read by someone else (a sweep reads one product for all its runs).
+
+        Returns:
+            The progress event, whether the job is finished, and the error a failed job
+            raises in ``wait()`` (returned, not raised).
+        """
+        return self._observe(snapshot)
+
+    def give_up(self, why: str) -> None:
+        """Mark the job ``failed`` in the ledger: nobody waits for it any more.
+
+        It no longer holds its product's turn; ``wait()`` can still follow it.
+        """
+        self._save(state="failed", message=why)
+
     def _step(
         self,
         snapshot: R,
@@ -284,8 +306,7 @@ class _Job(Generic[S, R]):
         delay = retry_pause(failures, max(0.0, now - origin), self._rand(), hint)
         delay = self._until(delay, now, deadline, timeout, exc)
         if on_progress is not None:
-            status = f"retrying after {_reason(exc)} ({_ordinal(failures)} time)"
-            on_progress(self._event(status))
+            on_progress(self._event(retry_status(exc, failures)))
         return delay
 
     def _event(self, status: str) -> ProgressEvent:

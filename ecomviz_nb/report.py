@@ -23,6 +23,7 @@ from . import images
 from .display import HTML, aspect_label
 from .errors import EcomVizError, JobFailedError
 from .models import GeneratedImage, Product, TryOnResult
+from .runs import SweepResult
 
 __all__ = ["LARGE_BUDGET", "THUMB_BUDGET", "Report", "Section", "main_report", "report_from_ledger"]
 
@@ -124,7 +125,8 @@ class Section:
     @property
     def image_count(self) -> int:
         """How many pictures the section shows."""
-        return sum(len(tiles) for _, groups in self.columns for _, tiles in groups)
+        tiles = sum(len(tiles) for _, groups in self.columns for _, tiles in groups)
+        return tiles + self.fragment.count("<img ")
 
 
 def _fitted(data: bytes, size: int, budget: int) -> bytes:
@@ -256,7 +258,8 @@ class Report:
         """Add a section (its images are fetched now); returns the report, so calls chain.
 
         Args:
-            item: a Product, a generation job, a try-on job or TryOnResult, a GeneratedImage
+            item: a Product, a generation job, a try-on job or TryOnResult, a sweep's
+                :class:`~ecomviz_nb.runs.SweepResult` (its comparison matrix), a GeneratedImage
                 or a list of images (GeneratedImage, URLs, paths, bytes, PIL images), or an
                 :class:`~ecomviz_nb.display.HTML` fragment.
             title: the section's heading (default: from the item).
@@ -275,6 +278,8 @@ class Report:
     def _section(self, item: Any, sources: Sequence[str] | None) -> Section:
         if isinstance(item, HTML):
             return Section("Notes", fragment=_check_fragment(str(item)))
+        if isinstance(item, SweepResult):
+            return _sweep(item)
         if isinstance(item, Product):
             if sources is None:  # a server that echoes the source URLs
                 sources = _source_urls(item)
@@ -453,6 +458,22 @@ class Report:
 def _source_urls(product: Product) -> list[str] | None:
     raw = product.raw.get("imageUrls")
     return [u for u in raw if isinstance(u, str)] if isinstance(raw, list) else None
+
+
+def _sweep(result: SweepResult) -> Section:
+    """A sweep as its comparison matrix, with its counts as facts."""
+    counts = result.summary()
+    facts = [
+        ("varied", " x ".join(result.axes)),
+        ("runs", str(counts["runs"])),
+        ("completed", str(counts["completed"])),
+        ("failed", str(counts["failed"])),
+        ("images", str(counts["images"])),
+        ("product", result.product_id or ""),
+    ]
+    title = f"{result.kind.capitalize()} sweep: " + " x ".join(result.axes)
+    matrix = _check_fragment(result.matrix_html(title=""))
+    return Section(title, [f for f in facts if f[1]], fragment=matrix)
 
 
 def _failed(job: Any, why: str) -> Section:

@@ -98,7 +98,7 @@ class ProductScheduler:
         ids = [b.id for b in blockers]
         if limit is not None and waited >= limit:
             raise QueueTimeoutError(
-                f"waited {waited:.0f} s for {len(ids)} run(s) on this product whose images could "
+                f"waited {waited:.1f} s for {len(ids)} run(s) on this product whose images could "
                 f"not be told apart from this one's ({', '.join(ids)}); nothing was sent. "
                 "Wait for them, or change platform, region, types or colours",
                 blockers=ids,

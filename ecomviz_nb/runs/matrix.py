@@ -49,17 +49,19 @@ def _figure(uri: str | ImageError, height: int, caption: str, alt: str) -> str:
 
 
 def _css(root: str, height: int) -> str:
-    r = f".{root}"
+    # Two classes beat JupyterLab's own table rules (right-aligned cells, striped rows).
+    r = f".{root}.ev-matrix"
     return (
         f"{r}{{font:13px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
         f"color:var(--jp-ui-font-color1,#1f2328)}}"
-        f"{r} table{{border-collapse:collapse}}{r} th,{r} td{{padding:8px 10px;"
+        f"{r} table{{border-collapse:collapse}}{r} tbody tr:nth-child(n){{background:none}}"
+        f"{r} th,{r} td{{padding:8px 10px;"
         f"border-bottom:1px solid var(--jp-border-color2,#d0d7de);vertical-align:top;"
         f"text-align:left}}{r} thead th{{font-size:12px;color:var(--jp-ui-font-color2,#57606a);"
         f"font-weight:600;white-space:nowrap}}{r} tbody th{{font-weight:600;white-space:nowrap}}"
         f"{r} .ev-src{{border-right:1px solid var(--jp-border-color2,#d0d7de)}}"
         f"{r} .ev-row{{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}}"
-        f"{r} figure{{margin:0;flex:none;min-width:72px}}"
+        f"{r} figure{{margin:0;flex:none;min-width:96px}}"
         f"{r} figure img{{display:block;height:{height}px;"
         f"border-radius:6px;box-shadow:0 0 0 1px var(--jp-border-color2,#e4e4e7)}}"
         f"{r} figcaption{{font-size:11px;color:var(--jp-ui-font-color2,#57606a);padding-top:4px;"
@@ -144,7 +146,7 @@ def plan_html(runs: Sequence[SweepRun], axes: Sequence[str], kind: str) -> str:
         for run in runs
     )
     return (
-        f'<div class="{root}"><style>{_css(root, 64)}</style><div class="ev-title">'
+        f'<div class="{root} ev-matrix"><style>{_css(root, 64)}</style><div class="ev-title">'
         f"{_esc(kind)} sweep plan<small>{len(runs)} runs · {images} images · nothing sent "
         f"yet</small></div><table><thead><tr>{head}<th>images</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>"

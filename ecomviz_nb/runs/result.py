@@ -79,6 +79,8 @@ class SweepResult(SweepPlan):
         """The product as last read (generate sweeps)."""
         self.seconds = 0.0
         """Wall time of the sweep."""
+        self.client: Any = None
+        """The client the sweep was sent with (``rerun()`` uses it by default)."""
         self.source_urls: list[str] = []
         """The product's source pictures, when given (the API does not echo them)."""
 
@@ -171,37 +173,43 @@ class SweepResult(SweepPlan):
             for run in self.runs
         ]
 
-    def _runs_to_redo(self, failed_only: bool) -> list[SweepRun]:
+    def _redo(self, failed_only: bool) -> SweepResult:
         chosen = self.failed if failed_only else self.runs
-        return [run.fresh() for run in chosen]
+        redo = SweepResult(self.kind, [run.fresh() for run in chosen], self.vary)
+        redo.product_id, redo.product = self.product_id, self.product
+        redo.client, redo.source_urls = self.client, self.source_urls
+        return redo
 
     def rerun(
         self,
-        client: Any,
+        client: Any = None,
         *,
         failed_only: bool = True,
         concurrency: int = 8,
         timeout: float = 600,
         progress: Any = True,
     ) -> SweepResult:
-        """Send the failed runs (or all) again; returns a new result with just those runs."""
-        from .sweep import _with_progress, resume_async
+        """Send the failed runs (or all) again; a new result with just those runs.
 
-        redo = SweepResult(self.kind, self._runs_to_redo(failed_only), self.vary)
-        redo.product_id, redo.product = self.product_id, self.product
-        redo.source_urls = self.source_urls
-        result: SweepResult = _with_progress(
+        Args:
+            client: default, the client the sweep was sent with.
+        """
+        from .sweep import resume_async, with_progress
+
+        redo = self._redo(failed_only)
+        chosen = client or self.client
+        result: SweepResult = with_progress(
             redo,
             progress,
             lambda on_update: resume_async(
-                client, redo, concurrency=concurrency, timeout=timeout, on_update=on_update
+                chosen, redo, concurrency=concurrency, timeout=timeout, on_update=on_update
             ),
         )
         return result
 
     async def rerun_async(
         self,
-        client: Any,
+        client: Any = None,
         *,
         failed_only: bool = True,
         concurrency: int = 8,
@@ -211,9 +219,11 @@ class SweepResult(SweepPlan):
         """The awaitable :meth:`rerun`."""
         from .sweep import resume_async
 
-        redo = SweepResult(self.kind, self._runs_to_redo(failed_only), self.vary)
-        redo.product_id, redo.product = self.product_id, self.product
-        redo.source_urls = self.source_urls
+        redo = self._redo(failed_only)
         return await resume_async(
-            client, redo, concurrency=concurrency, timeout=timeout, on_update=on_update
+            client or self.client,
+            redo,
+            concurrency=concurrency,
+            timeout=timeout,
+            on_update=on_update,
         )

@@ -20,10 +20,11 @@ from ..attribution import RunKey
 from ..errors import (
     APIError,
     EcomVizError,
+    RateLimitError,
     ValidationError,
     is_transient,
 )
-from ..jobs import poll_delay, retry_pause
+from ..jobs import poll_delay, retry_pause, retry_status
 from ..models import GenerateRequest, Product, TryOnRequest
 from .plan import SweepRun, plan_generate, plan_try_on
 from .result import SweepPlan, SweepResult
@@ -35,6 +36,7 @@ __all__ = [
     "sweep_async",
     "sweep_try_on",
     "sweep_try_on_async",
+    "with_progress",
 ]
 
 TICK_INITIAL = 0.25
@@ -71,7 +73,7 @@ class _Engine:
         self.queue = [r for r in result.runs if not r.finished]
         self.flying: list[SweepRun] = []
         self.posting: dict[asyncio.Task[Any], SweepRun] = {}
-        self.stuck: list[tuple[RunKey, str]] = []
+        self.retry_after: float | None = None
         self.started = time.monotonic()
         self.submitted_at: dict[int, float] = {}
         self.failures = 0
@@ -120,8 +122,9 @@ class _Engine:
                 self.flying.clear()
                 return None
             self.failures += 1
+            self.retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
             for run in self.flying:
-                run.status = f"retrying after {_reason(exc)} ({self.failures})"
+                run.status = retry_status(exc, self.failures)
                 if self.on_update is not None:
                     self.on_update(run)
             self._expire()
@@ -131,9 +134,10 @@ class _Engine:
 
     async def _pause(self) -> None:
         now = time.monotonic()
-        age = max(0.0, now - min(self.submitted_at.values(), default=now))
+        ages = [now - self.submitted_at[id(run)] for run in self.flying]
+        age = max(0.0, max(ages, default=0.0))  # the oldest run in flight sets the pace
         if self.failures:
-            delay = retry_pause(self.failures, age, random.random())
+            delay = retry_pause(self.failures, age, random.random(), self.retry_after)
         else:
             delay = poll_delay(age, random.random(), initial=TICK_INITIAL, growth=TICK_GROWTH)
         if self.posting:
@@ -151,17 +155,12 @@ class _Engine:
                     f"timed out after {self.timeout:g} s with {len(run.images)} of "
                     f"{run.expected} images; it may still finish: run.job.wait()"
                 )
+                run.job.give_up(why)  # it no longer holds its product's turn
                 self._fail(run, why)
-                self._stuck(run, why)
         for run in list(self.queue):
             if now - self.started > self.timeout:
                 self.queue.remove(run)
                 self._fail(run, f"did not get its turn within {self.timeout:g} s; not sent")
-
-    def _stuck(self, run: SweepRun, why: str) -> None:
-        """A run that may still deliver late images blocks the runs they could mix with."""
-        if isinstance(run.request, GenerateRequest):
-            self.stuck.append((_key(run), run.label))
 
     def _collect(self) -> None:
         for task in [t for t in self.posting if t.done()]:
@@ -219,7 +218,7 @@ class _GenerateEngine(_Engine):
 
     def _observe(self, snapshot: Product) -> None:
         for run in list(self.flying):
-            event, finished, _ = run.job._observe(snapshot)
+            event, finished, _ = run.job.observe(snapshot)
             status = "completed" if finished else f"{event.done} of {run.expected} images"
             self._progress(run, event.done, list(run.job.images), status)
         self._expire()
@@ -230,15 +229,6 @@ class _GenerateEngine(_Engine):
             if len(self.flying) + len(self.posting) >= self.concurrency:
                 break
             key = _key(run)
-            blocked_by = next((label for k, label in self.stuck if k.overlaps(key)), None)
-            if blocked_by is not None:
-                self.queue.remove(run)
-                self._fail(
-                    run,
-                    f"not sent: the overlapping run {blocked_by} may still deliver images that "
-                    "could not be told apart from this one's",
-                )
-                continue
             if any(key.overlaps(k) for k in busy):
                 continue
             self.queue.remove(run)
@@ -265,7 +255,7 @@ class _TryOnEngine(_Engine):
                     self.flying.remove(run)
                     self._fail(run, _reason(snapshot))
                 continue
-            _, finished, error = run.job._observe(snapshot)
+            _, finished, error = run.job.observe(snapshot)
             if error is not None:
                 self.flying.remove(run)
                 self._fail(run, f"the try-on ended with status {snapshot.status!r}")
@@ -329,6 +319,10 @@ async def resume_async(
 ) -> SweepResult:
     """Send and watch the unfinished runs of ``result`` (used by sweeps and reruns)."""
     _check_concurrency(concurrency)
+    if client is None:
+        raise ValidationError("client", client, "an ev.Client or ev.AsyncClient")
+    if result.client is None:
+        result.client = client
     engine_cls = _GenerateEngine if result.kind == "generate" else _TryOnEngine
     async with _async_client(client) as aclient:
         engine = engine_cls(
@@ -453,7 +447,7 @@ def sweep(
     if dry_run:
         return SweepPlan("generate", runs, dict(vary))
     result = _generate_result(product, runs, vary, sources)
-    done: SweepResult = _with_progress(
+    done: SweepResult = with_progress(
         result,
         progress,
         lambda on_update: resume_async(
@@ -481,7 +475,7 @@ def sweep_try_on(
     if dry_run:
         return SweepPlan("try-on", runs, dict(vary))
     result = SweepResult("try-on", runs, dict(vary))
-    done: SweepResult = _with_progress(
+    done: SweepResult = with_progress(
         result,
         progress,
         lambda on_update: resume_async(
@@ -491,7 +485,7 @@ def sweep_try_on(
     return done
 
 
-def _with_progress(result: SweepResult, progress: bool | OnUpdate, start: Any) -> Any:
+def with_progress(result: SweepResult, progress: bool | OnUpdate, start: Any) -> Any:
     """Run ``start(on_update)`` to the end with the chosen progress display."""
     from .progress import progress_view
 
