@@ -36,11 +36,15 @@ EXPECTED = [
     "02_generate_panel.ipynb",
     "03_virtual_try_on.ipynb",
     "04_report.ipynb",
+    "05_explore.ipynb",
 ]
 NOTEBOOKS = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
 REPORT_NOTEBOOK = "04_report.ipynb"
 REPORT_FILE = Path("build") / "report.html"
 """Where the report notebook saves its page, relative to the notebook's folder."""
+EXPLORE_NOTEBOOK = "05_explore.ipynb"
+SWEEP_REPORT_FILE = Path("build") / "sweep-report.html"
+"""Where the explore notebook saves its report of two sweeps."""
 CELL_TIMEOUT = 180
 
 TOKEN_PATTERNS = [
@@ -160,7 +164,7 @@ def not_embedded(sources: list[str]) -> list[str]:
 # ---------------------------------------------------------------- the committed notebooks
 
 
-def test_the_four_demo_notebooks_are_there() -> None:
+def test_the_demo_notebooks_are_there() -> None:
     assert NOTEBOOKS == EXPECTED
 
 
@@ -290,5 +294,21 @@ def test_report_notebook_saves_a_self_contained_page(run: Run) -> None:
     page = (run.folder / REPORT_FILE).read_text(encoding="utf-8")
     sources = img_sources(page)
     assert len(sources) >= 10  # three products with their sources and images, and a try-on
+    assert not_embedded(sources) == []
+    assert leaks(page) == []
+
+
+@pytest.mark.parametrize("run", [EXPLORE_NOTEBOOK], indirect=True, ids=["05_explore"])
+def test_explore_notebook_shows_its_sweeps_and_saves_them(run: Run) -> None:
+    html_out = [
+        str(out["data"]["text/html"])
+        for _, out in outputs(run.notebook)
+        if "text/html" in out.get("data", {})
+    ]
+    matrices = [text for text in html_out if "ev-matrix" in text]
+    assert len(matrices) >= 2  # the generate sweep and the try-on sweep
+    page = (run.folder / SWEEP_REPORT_FILE).read_text(encoding="utf-8")
+    sources = img_sources(page)
+    assert len(sources) >= 9 + 1 + 4 + 2  # both sweeps' images and their sources
     assert not_embedded(sources) == []
     assert leaks(page) == []
