@@ -13,6 +13,9 @@ color (the reference gives nothing else). So:
 - Overlapping runs are never in flight at once: the later one waits for its turn (see
   :mod:`ecomviz_nb.scheduler`). Runs that do not overlap go at once, and each one's images are
   exactly its own.
+- Since overlapping runs go one after another, a run's images are the *first* ``expected``
+  that match, in the order they were made: images of a later overlapping run, also new since
+  this run's baseline, come after them.
 """
 
 from __future__ import annotations
@@ -78,8 +81,22 @@ class RunKey:
 
 
 def own_images(
-    key: RunKey, images: Iterable[GeneratedImage], baseline: Iterable[str]
+    key: RunKey,
+    images: Iterable[GeneratedImage],
+    baseline: Iterable[str],
+    limit: int | None = None,
 ) -> list[GeneratedImage]:
-    """The images of ``images`` that belong to the run: new since ``baseline``, params matching."""
+    """The images of ``images`` that belong to the run: new since ``baseline``, params matching.
+
+    Args:
+        limit: the run's expected count: only the first ``limit`` are its own (the rest belong
+            to later overlapping runs). Images are taken in the order they were made
+            (``generatedAt`` when every one has it, else the product's order).
+    """
     before = set(baseline)
-    return [img for img in images if img.file_path not in before and key.matches(img)]
+    found = [img for img in images if img.file_path not in before and key.matches(img)]
+    if limit is None:
+        return found
+    if all(img.generated_at is not None for img in found):
+        found.sort(key=lambda img: img.generated_at)  # type: ignore[arg-type,return-value]
+    return found[:limit]

@@ -372,7 +372,8 @@ class _BaseClient:
             error.job = self._job(record)
             error.args = (
                 f"{error} -- It is kept as job {record.id} in state 'unknown': error.job.wait() "
-                "follows it and client.jobs lists it, so check it before paying again.",
+                "follows it and client.jobs lists it, so check it before paying again; until "
+                "then it holds its product's turn (error.job.give_up() releases it).",
             )
 
     def _job(self, record: JobRecord) -> Any:

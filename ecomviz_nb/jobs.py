@@ -389,7 +389,9 @@ class _GenerationJobBase(_Job[S, Product]):
         return self._key
 
     def _observe(self, snapshot: Product) -> tuple[ProgressEvent, bool, Exception | None]:
-        self.images = own_images(self.key, snapshot.generated_images, self.record.baseline)
+        self.images = own_images(
+            self.key, snapshot.generated_images, self.record.baseline, self.expected
+        )
         done = len(self.images)
         finished = done >= self.expected
         status = "completed" if finished else ("generating" if done else "submitted")

@@ -70,7 +70,8 @@ class ProductScheduler:
                 return True
             if not other_key.overlaps(key):
                 return False
-            done = len(own_images(other_key, product.generated_images, other.baseline))
+            mine = own_images(other_key, product.generated_images, other.baseline, other.expected)
+            done = len(mine)
             if other.state in ("submitted", "unknown") and done >= other.expected:
                 finished.append((other, done))
                 return False
