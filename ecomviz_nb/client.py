@@ -5,9 +5,9 @@ ledger) lives in :class:`_BaseClient`; the two clients repeat only the sending l
 
 Retries: a GET is retried on connection errors, timeouts, 408, 429 and 5xx with capped
 exponential backoff and jitter, honouring ``Retry-After``. A POST starts paid work, so it is
-retried only when the request certainly never reached the server (connection refused, connect
-or pool timeout); after a read timeout, a dropped connection or a 5xx it is *not* resent and the
-ledger marks the job ``unknown``; the raised error then carries that job as ``.job``.
+retried only when the request certainly never started it (connection refused, connect or pool
+timeout, or a 429 refusal); after a read timeout, a dropped connection or a 5xx it is *not*
+resent and the ledger marks the job ``unknown``; the raised error then carries that job as ``.job``.
 
 Turns: ``generate()`` first waits until no run on the product that its images could be mixed
 up with is in flight (:mod:`ecomviz_nb.scheduler`); ``try_generate()`` submits only if it is
@@ -23,8 +23,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -203,7 +204,9 @@ class _BaseClient:
         self, call: _Call, response: httpx.Response, attempt: int
     ) -> float | None:
         status = response.status_code
-        if call.paid or attempt >= self.max_retries:
+        if attempt >= self.max_retries:
+            return None
+        if call.paid and status != 429:  # a 429 refused the work: resending cannot pay twice
             return None
         if status not in RETRY_STATUSES and status < 500:
             return None
@@ -540,6 +543,16 @@ class Client(_BaseClient):
         return AsyncClient(self._token, **self._twin_options())
 
 
+class Limiter(Protocol):
+    """Paces an :class:`AsyncClient` (a batch's :class:`~ecomviz_nb.runs.AdaptiveLimiter`)."""
+
+    def slot(self) -> AbstractAsyncContextManager[None]: ...
+
+    def penalize(self, retry_after: float | None) -> None: ...
+
+    def reward(self) -> None: ...
+
+
 class AsyncClient(_BaseClient):
     """The asyncio twin of :class:`Client` on ``httpx.AsyncClient``; every method is awaitable."""
 
@@ -559,6 +572,8 @@ class AsyncClient(_BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, headers=self._headers())
         self._sleep: Callable[[float], Any] = asyncio.sleep
+        self.limiter: Limiter | None = None
+        """When set, every request takes one of its slots and reports 429s to it."""
         self.jobs = AsyncJobs(self.ledger, self, self.base_url)
         """The job ledger's jobs for this server, as async jobs."""
 
@@ -578,7 +593,7 @@ class AsyncClient(_BaseClient):
         while True:
             started = time.perf_counter()
             try:
-                response = await self._http.send(self._build(self._http, call))
+                response = await self._send_once(call)
             except httpx.HTTPError as exc:
                 self._log(call, type(exc).__name__, started, attempt)
                 delay = self._retry_after_error(call, exc, attempt)
@@ -591,6 +606,17 @@ class AsyncClient(_BaseClient):
                     return self._parse(call, response)
             await self._sleep(delay)
             attempt += 1
+
+    async def _send_once(self, call: _Call) -> httpx.Response:
+        if self.limiter is None:
+            return await self._http.send(self._build(self._http, call))
+        async with self.limiter.slot():
+            response = await self._http.send(self._build(self._http, call))
+        if response.status_code == 429:
+            self.limiter.penalize(parse_retry_after(response.headers.get("Retry-After")))
+        else:
+            self.limiter.reward()
+        return response
 
     async def create_product(self, image_urls: Sequence[str]) -> Product:
         """See :meth:`Client.create_product`."""

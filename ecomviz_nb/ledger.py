@@ -43,8 +43,31 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (base_url, submitted_at);
 CREATE INDEX IF NOT EXISTS jobs_by_remote ON jobs (remote_id);
+CREATE TABLE IF NOT EXISTS batches (
+    name         TEXT NOT NULL,
+    base_url     TEXT NOT NULL,
+    request      TEXT NOT NULL,
+    items        INTEGER NOT NULL,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (name, base_url)
+);
+CREATE TABLE IF NOT EXISTS batch_items (
+    batch        TEXT NOT NULL,
+    base_url     TEXT NOT NULL,
+    idx          INTEGER NOT NULL,
+    label        TEXT NOT NULL,
+    product_id   TEXT,
+    image_urls   TEXT NOT NULL DEFAULT '[]',
+    job_id       TEXT,
+    state        TEXT NOT NULL,
+    error        TEXT,
+    images       INTEGER NOT NULL DEFAULT 0,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (batch, base_url, idx)
+);
 """
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -91,7 +114,9 @@ class JobLedger:
         return f"JobLedger({str(self.path)!r})"
 
     @contextmanager
-    def _connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+    def connect(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """A connection to the ledger file; with ``write=True``, inside one ``BEGIN IMMEDIATE``
+        transaction committed on exit (rolled back on an error)."""
         if not self._ready:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
@@ -151,7 +176,7 @@ class JobLedger:
     ) -> JobRecord:
         """Write a new job in state ``submitting`` and return it (call before sending)."""
         record = _new_record(kind, base_url, request, expected, remote_id, baseline)
-        with self._connect(write=True) as conn:
+        with self.connect(write=True) as conn:
             _insert(conn, record)
         return record
 
@@ -176,7 +201,7 @@ class JobLedger:
             ``(record, [])`` when the job was added, or ``(None, blockers)`` when it must wait.
         """
         record = _new_record("generate", base_url, request, expected, product_id, baseline)
-        with self._connect(write=True) as conn:
+        with self.connect(write=True) as conn:
             cursor = conn.execute(
                 "SELECT * FROM jobs WHERE base_url = ? AND remote_id = ? AND kind = 'generate'"
                 " AND state IN ('submitting', 'submitted', 'unknown') AND submitted_at > ?"
@@ -202,7 +227,7 @@ class JobLedger:
         columns = sorted(changes)
         sets = ", ".join(f"{c} = ?" for c in columns)
         values = [changes[c] for c in columns]
-        with self._connect(write=True) as conn:
+        with self.connect(write=True) as conn:
             conn.execute(
                 f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?",
                 (*values, time.time(), job_id),
@@ -215,7 +240,7 @@ class JobLedger:
             base_url: look server ids up only among this server's jobs (ids of two servers,
                 say two sandboxes, may collide); ledger ids are unique everywhere.
         """
-        with self._connect(write=False) as conn:
+        with self.connect(write=False) as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 query = "SELECT * FROM jobs WHERE remote_id = ?"
@@ -241,7 +266,7 @@ class JobLedger:
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
-        with self._connect(write=False) as conn:
+        with self.connect(write=False) as conn:
             cursor = conn.execute(query, params)
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()

@@ -723,18 +723,31 @@ async def test_post_is_resent_after_a_connect_error_and_succeeds(
 
 
 @pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
-async def test_post_is_not_retried_after_429(
+async def test_post_is_retried_after_429_because_the_server_refused_it(
+    api: FakeAPI, client: ev.AsyncClient, endpoint: str
+) -> None:
+    """A 429 says the work was not taken on: sending it again cannot be charged twice."""
+    operation, _, _ = POST_ENDPOINTS[endpoint]
+    api.script("POST", error(429, "slow down", **{"Retry-After": "1"}))
+
+    await operation(client)
+
+    assert len(api.calls("POST")) == 2
+    assert sleeps(client) == [1.0]
+
+
+@pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
+async def test_post_429_until_retries_run_out_is_raised(
     api: FakeAPI, client: ev.AsyncClient, endpoint: str
 ) -> None:
     operation, _, _ = POST_ENDPOINTS[endpoint]
-    api.script("POST", error(429, "slow down", **{"Retry-After": "1"}))
+    api.script("POST", *[error(429, "slow down", **{"Retry-After": "1"})] * 3)
 
     with pytest.raises(ev.RateLimitError) as info:
         await operation(client)
 
     assert info.value.retry_after == 1.0
-    assert len(api.calls("POST")) == 1
-    assert sleeps(client) == []
+    assert len(api.calls("POST")) == 3
 
 
 async def test_post_connect_errors_until_retries_run_out_were_never_sent(
