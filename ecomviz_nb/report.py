@@ -23,7 +23,7 @@ from . import images
 from .display import HTML, aspect_label
 from .errors import EcomVizError, JobFailedError
 from .models import GeneratedImage, Product, TryOnResult
-from .runs import SweepResult
+from .runs import BatchResult, SweepResult
 
 __all__ = ["LARGE_BUDGET", "THUMB_BUDGET", "Report", "Section", "main_report", "report_from_ledger"]
 
@@ -259,7 +259,8 @@ class Report:
 
         Args:
             item: a Product, a generation job, a try-on job or TryOnResult, a sweep's
-                :class:`~ecomviz_nb.runs.SweepResult` (its comparison matrix), a GeneratedImage
+                :class:`~ecomviz_nb.runs.SweepResult` (its comparison matrix), a batch's
+                :class:`~ecomviz_nb.runs.BatchResult` (counts and latest images), a GeneratedImage
                 or a list of images (GeneratedImage, URLs, paths, bytes, PIL images), or an
                 :class:`~ecomviz_nb.display.HTML` fragment.
             title: the section's heading (default: from the item).
@@ -280,6 +281,8 @@ class Report:
             return Section("Notes", fragment=_check_fragment(str(item)))
         if isinstance(item, SweepResult):
             return _sweep(item)
+        if isinstance(item, BatchResult):
+            return self._batch(item)
         if isinstance(item, Product):
             if sources is None:  # a server that echoes the source URLs
                 sources = _source_urls(item)
@@ -303,6 +306,21 @@ class Report:
             entries = [item] if isinstance(item, GeneratedImage) else list(item)
             return Section("Images", columns=self._beside(sources, self._by_type(entries, {})))
         raise TypeError(f"cannot add a {type(item).__name__} to a report")
+
+    def _batch(self, result: BatchResult, shown: int = 48) -> Section:
+        """Counts as facts; the latest items' first images, labelled; failures in the note."""
+        counts = result.summary()
+        facts = [(k, str(counts[k])) for k in ("items", "completed", "failed", "unknown")]
+        facts += [("images", str(counts["images"])), ("items/min", str(counts["per_minute"]))]
+        latest = result.latest(shown)
+        tiles = self._tiles([image for image, _ in latest], result.request.to_wire())
+        for tile, (_, label) in zip(tiles, latest, strict=True):
+            tile.caption = f"{label} · {tile.caption}"
+        problems = [*result.failed, *result.unknown]
+        error = "; ".join(f"{i.label}: {i.state} ({i.error})" for i in problems[:10]) or None
+        title = f"Batch {result.name}"
+        section = Section(title, facts, [("Latest results", [("", tiles)])], error=error)
+        return section
 
     def _try_on(self, result: TryOnResult | None, job: Any) -> Section:
         """Person | clothing | result, from the result, else from the job's request."""

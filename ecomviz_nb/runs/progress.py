@@ -11,10 +11,19 @@ import threading
 import time
 from typing import Any, TextIO
 
+from .batch_result import BatchResult
 from .plan import SweepRun
 from .result import SweepPlan
 
-__all__ = ["TextProgress", "WidgetProgress", "progress_view", "status_line"]
+__all__ = [
+    "BatchText",
+    "BatchWidget",
+    "TextProgress",
+    "WidgetProgress",
+    "batch_progress_view",
+    "progress_view",
+    "status_line",
+]
 
 _COLOURS = {"completed": "#1a7f37", "failed": "#b00020"}
 
@@ -120,3 +129,81 @@ def progress_view(plan: SweepPlan) -> TextProgress | WidgetProgress:
         except ImportError:
             pass
     return TextProgress(plan)
+
+
+def _batch_line(result: BatchResult) -> str:
+    s = result.summary()
+    eta = result.eta()
+    line = (
+        f"{result.name}: {s['completed']} done, {s['failed']} failed, {s['unknown']} unknown, "
+        f"{result.in_flight} in flight, {result.queued} queued, {result.per_minute():.1f}/min"
+    )
+    return line + (f", ETA {eta:.0f} s" if eta is not None and result.queued else "")
+
+
+class BatchText:
+    """One line, rewritten in place (at most five times a second), then a summary."""
+
+    def __init__(self, result: BatchResult, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self._shown = 0.0
+        self._lock = threading.Lock()
+        self.update(result)
+
+    def update(self, result: BatchResult) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._shown < 0.2:
+                return
+            self._shown = now
+            self.out.write("\r" + _batch_line(result).ljust(100))
+            self.out.flush()
+
+    def close(self, result: BatchResult) -> None:
+        self.out.write("\r" + _batch_line(result).ljust(100) + "\n")
+        self.out.flush()
+
+
+class BatchWidget:
+    """A bar over the items and a line of counts, items per minute and ETA."""
+
+    def __init__(self, result: BatchResult) -> None:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.bar = widgets.IntProgress(
+            value=0,
+            min=0,
+            max=max(1, len(result.items)),
+            bar_style="info",
+            layout=widgets.Layout(width="100%"),
+        )
+        self.label = widgets.HTML(result.counts_html())
+        self.box = widgets.VBox([self.bar, self.label])
+        self._shown = 0.0
+        self._lock = threading.Lock()
+        display(self.box)  # type: ignore[no-untyped-call]
+
+    def update(self, result: BatchResult) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._shown < 0.2:
+                return
+            self._shown = now
+            self.bar.value = result.count("completed", "failed", "unknown")
+            self.label.value = result.counts_html()
+
+    def close(self, result: BatchResult) -> None:
+        self.bar.value = result.count("completed", "failed", "unknown")
+        self.bar.bar_style = "success" if not (result.failed or result.unknown) else "warning"
+        self.label.value = result.counts_html()
+
+
+def batch_progress_view(result: BatchResult) -> BatchText | BatchWidget:
+    """A widget in a Jupyter kernel, one updating text line elsewhere."""
+    if _in_kernel():
+        try:
+            return BatchWidget(result)
+        except ImportError:
+            pass
+    return BatchText(result)
