@@ -91,6 +91,7 @@ __all__ = [
     "Report",
     "Sandbox",
     "ServerError",
+    "SweepPanel",
     "SweepPlan",
     "SweepResult",
     "SweepRun",
@@ -124,7 +125,14 @@ if TYPE_CHECKING:
     from .display import show_images
     from .local import Sandbox, connect
     from .report import Report
-    from .widgets import ConnectPanel, GeneratePanel, JobsPanel, ProductPanel, TryOnPanel
+    from .widgets import (
+        ConnectPanel,
+        GeneratePanel,
+        JobsPanel,
+        ProductPanel,
+        SweepPanel,
+        TryOnPanel,
+    )
 
 # These pull in FastAPI, uvicorn, Pillow or ipywidgets: each loads when first asked for, so a
 # script that only uses the client never imports them.
@@ -145,6 +153,7 @@ _LAZY = {
     "GeneratePanel": "widgets",
     "TryOnPanel": "widgets",
     "JobsPanel": "widgets",
+    "SweepPanel": "widgets",
 }
 
 

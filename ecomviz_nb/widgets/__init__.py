@@ -1,4 +1,4 @@
-"""The widget panels: connect, create a product, generate, try on, and follow jobs.
+"""The widget panels: connect, create a product, generate, try on, sweep, and follow jobs.
 
 Each panel is an ``ipywidgets`` box whose parts are attributes (``panel.generate_button``),
 so it can be driven from code and tested without a browser.
@@ -8,6 +8,7 @@ from .connect import ConnectPanel
 from .generate import GeneratePanel
 from .jobs import JobsPanel
 from .product import ProductPanel
+from .sweep import SweepPanel
 from .tryon import TryOnPanel
 
-__all__ = ["ConnectPanel", "GeneratePanel", "JobsPanel", "ProductPanel", "TryOnPanel"]
+__all__ = ["ConnectPanel", "GeneratePanel", "JobsPanel", "ProductPanel", "SweepPanel", "TryOnPanel"]
