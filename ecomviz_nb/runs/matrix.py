@@ -105,15 +105,17 @@ def matrix_html(
         height: the height of every picture, px.
     """
     store = store or default_store()
-    wanted = [url for _, url in sources] + [img.url for run in runs for img in run.images]
+    # One look at each run's images: a sweep still running may add some meanwhile.
+    shown = [list(run.images) for run in runs]
+    wanted = [url for _, url in sources] + [img.url for images in shown for img in images]
     uris = iter(store.data_uris(wanted) if wanted else [])
     src = "".join(_figure(next(uris), height, label, label) for label, _ in sources)
     root = f"ev-mx-{uuid.uuid4().hex[:8]}"
     head = "".join(f"<th>{_esc(axis)}</th>" for axis in axes)
     body = ""
-    for i, run in enumerate(runs):
+    for i, (run, images) in enumerate(zip(runs, shown, strict=True)):
         cells = "".join(f"<th>{_esc(show_value(run.params.get(a, '')))}</th>" for a in axes)
-        figs = "".join(_figure(next(uris), height, _caption(img), run.label) for img in run.images)
+        figs = "".join(_figure(next(uris), height, _caption(img), run.label) for img in images)
         first = (
             f'<td class="ev-src" rowspan="{len(runs)}"><div class="ev-row">{src}</div></td>'
             if i == 0 and sources
@@ -121,7 +123,7 @@ def matrix_html(
         )
         body += f"<tr>{first}{cells}<td><div class='ev-row'>{figs}</div>{_state(run)}</td></tr>"
     done = sum(run.state == "completed" for run in runs)
-    count = sum(len(run.images) for run in runs)
+    count = sum(len(images) for images in shown)
     heading = (
         f'<div class="ev-title">{_esc(title or "Sweep")}<small>{len(runs)} runs · {done} '
         f"completed · {count} images</small></div>"

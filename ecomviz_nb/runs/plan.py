@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,14 +162,19 @@ def _try_on_request(base: TryOnRequest, combo: dict[str, Any]) -> TryOnRequest:
 def _combinations(axes: list[tuple[str, list[Any]]], build: Any, base: Any) -> list[SweepRun]:
     names = [name for name, _ in axes]
     runs = []
-    for values in itertools.product(*(vals for _, vals in axes)):
-        combo = dict(zip(names, values, strict=True))
-        try:
-            request = build(base, combo)
-        except ValidationError as exc:
-            shown = ", ".join(f"{k}={show_value(v)}" for k, v in combo.items())
-            raise ValidationError(f"vary ({shown}): {exc.field}", exc.value, exc.allowed) from None
-        runs.append(SweepRun(combo, request))
+    with warnings.catch_warnings(record=True) as caught:  # one warning per message, not per run
+        warnings.simplefilter("always")
+        for values in itertools.product(*(vals for _, vals in axes)):
+            combo = dict(zip(names, values, strict=True))
+            try:
+                request = build(base, combo)
+            except ValidationError as exc:
+                shown = ", ".join(f"{k}={show_value(v)}" for k, v in combo.items())
+                where = f"vary ({shown}): {exc.field}"
+                raise ValidationError(where, exc.value, exc.allowed) from None
+            runs.append(SweepRun(combo, request))
+    for message, category in dict.fromkeys((str(w.message), w.category) for w in caught):
+        warnings.warn(message, category, stacklevel=4)
     return runs
 
 
