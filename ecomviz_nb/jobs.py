@@ -13,11 +13,19 @@ When a job is done:
 A poll that fails for a passing reason (no answer, 408, 429, 5xx) does not end the wait: the
 job reports "retrying after 503 (2nd time)" and polls again after a growing pause (at least
 the server's ``Retry-After``), until its own deadline. 401/403/404 end it at once.
+
+Webhooks: a receiver (``ev.WebhookInbox``) registers itself in :data:`webhook_listeners` under
+its URL. A job whose request names that URL looks there before each poll and sleeps on the
+listener instead of a plain sleep (same delays, same deadline): when the delivery that ends it
+arrives (status ``completed``, ``failed``, ``error`` or ``canceled``, received after submission,
+and for a generation naming at least one of the job's own images), the job ends without
+another poll. Polling stays the fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import sys
 import time
@@ -29,7 +37,14 @@ from .attribution import RunKey, own_images
 from .errors import APIError, EcomVizError, JobFailedError, JobTimeoutError, RateLimitError
 from .errors import is_transient as is_transient
 from .ledger import JobLedger, JobRecord
-from .models import GeneratedImage, GenerateRequest, Product, TryOnRequest, TryOnResult
+from .models import (
+    TERMINAL_FAILED_STATUSES,
+    GeneratedImage,
+    GenerateRequest,
+    Product,
+    TryOnRequest,
+    TryOnResult,
+)
 
 __all__ = [
     "AsyncGenerationJob",
@@ -39,10 +54,14 @@ __all__ = [
     "Jobs",
     "ProgressEvent",
     "TryOnJob",
+    "WebhookListener",
     "poll_delay",
     "print_progress",
+    "register_listener",
     "retry_pause",
     "retry_status",
+    "unregister_listener",
+    "webhook_listeners",
 ]
 
 POLL_INITIAL = 2.0
@@ -168,6 +187,55 @@ class AsyncTryOnSource(Protocol):
     async def get_try_on(self, vto_id: str) -> TryOnResult: ...
 
 
+class WebhookListener(Protocol):
+    """A webhook receiver that jobs can hear from (``ev.WebhookInbox`` is one).
+
+    Event kinds are ``product.generation`` (payload ``{productId, status, generatedImages}``)
+    and ``vto.generation`` (``{vtoId, status, generatedImages, createdAt, updatedAt}``).
+    """
+
+    @property
+    def received(self) -> int:
+        """How many deliveries were accepted so far (a counter that only grows)."""
+        ...
+
+    def payloads(self, kind: str, remote_id: str, since: float) -> list[dict[str, Any]]:
+        """The payloads of ``kind`` about ``remote_id`` received at or after Unix time
+        ``since``, newest first."""
+        ...
+
+    def wait(self, received: int, timeout: float) -> int:
+        """Block until more than ``received`` deliveries were accepted, or for ``timeout``
+        seconds; returns :attr:`received`."""
+        ...
+
+    async def async_wait(self, received: int, timeout: float) -> int:
+        """:meth:`wait` without blocking the event loop."""
+        ...
+
+
+webhook_listeners: dict[str, WebhookListener] = {}
+"""Webhook receivers by the URL they receive at; jobs look here, never import a receiver."""
+
+
+def register_listener(url: str, listener: WebhookListener) -> None:
+    """Let jobs whose request's webhook URL is ``url`` hear from ``listener``."""
+    webhook_listeners[url] = listener
+
+
+def unregister_listener(url: str, listener: WebhookListener) -> None:
+    """Undo :func:`register_listener` (unless another listener took the URL since)."""
+    if webhook_listeners.get(url) is listener:
+        del webhook_listeners[url]
+
+
+def _terminal(payload: dict[str, Any]) -> bool:
+    status = payload.get("status")
+    return isinstance(status, str) and (
+        status.lower() == "completed" or status.lower() in TERMINAL_FAILED_STATUSES
+    )
+
+
 Progress = Callable[[ProgressEvent], Any]
 S = TypeVar("S")
 R = TypeVar("R")
@@ -177,6 +245,8 @@ class _Job(Generic[S, R]):
     """What sync and async jobs share: the ledger row and the decision after each poll."""
 
     kind = ""
+    event_kind = ""
+    """The webhook event that ends the job (``product.generation`` / ``vto.generation``)."""
 
     def __init__(
         self,
@@ -196,6 +266,7 @@ class _Job(Generic[S, R]):
         self._rand = rand
         self.images: list[GeneratedImage] = []
         """The job's images so far (new product images, or the try-on's images)."""
+        self._last: R | None = None
 
     @property
     def id(self) -> str:
@@ -255,6 +326,7 @@ class _Job(Generic[S, R]):
         ``origin`` is the clock reading at which the job was submitted, so a job resumed long
         after submission is polled at the slow pace its age calls for.
         """
+        self._last = snapshot
         event, finished, error = self._observe(snapshot)
         if on_progress is not None:
             on_progress(event)
@@ -320,6 +392,67 @@ class _Job(Generic[S, R]):
         now = self._clock()
         return self.record.submitted_at, None if timeout is None else now + timeout
 
+    # ---- webhooks: see the module docstring
+
+    def _listener(self) -> WebhookListener | None:
+        hook = self.record.request.get("webhook")
+        url = hook.get("url") if isinstance(hook, dict) else None
+        return webhook_listeners.get(url) if isinstance(url, str) else None
+
+    def _read_delivery(self, payload: dict[str, Any]) -> R | None:
+        """The result a terminal delivery gives, or None if it is not this job's."""
+        raise NotImplementedError
+
+    def _conclude(
+        self, payload: dict[str, Any], result: R
+    ) -> tuple[ProgressEvent, Exception | None]:
+        """Record the delivery's outcome: the event to report and the error to raise."""
+        raise NotImplementedError
+
+    def _delivery(self, listener: WebhookListener) -> tuple[dict[str, Any], R] | None:
+        """The delivery that ends this job, with its result, if it has arrived."""
+        remote_id = self.record.remote_id or ""
+        for payload in listener.payloads(self.event_kind, remote_id, self.record.submitted_at):
+            result = self._read_delivery(payload) if _terminal(payload) else None
+            if result is not None:
+                return payload, result
+        return None
+
+    def _heard(self, on_progress: Progress | None) -> R | None:
+        """The job's result if its webhook has ended it (raises if that says it failed)."""
+        listener = self._listener()
+        found = None if listener is None else self._delivery(listener)
+        if found is None:
+            return None
+        event, error = self._conclude(*found)
+        if on_progress is not None:
+            on_progress(event)
+        if error is not None:
+            raise error
+        return found[1]
+
+    def _nap(self, sleep: Callable[[float], Any], delay: float) -> None:
+        """Sleep ``delay`` s, or only until the job's delivery arrives when a listener is there."""
+        listener = self._listener()
+        if listener is None:
+            sleep(delay)
+            return
+        end = time.monotonic() + delay
+        seen = listener.received
+        while self._delivery(listener) is None and (left := end - time.monotonic()) > 0:
+            seen = listener.wait(seen, left)
+
+    async def _anap(self, sleep: Callable[[float], Any], delay: float) -> None:
+        """The async twin of :meth:`_nap`: the event loop runs on meanwhile."""
+        listener = self._listener()
+        if listener is None:
+            await sleep(delay)
+            return
+        end = time.monotonic() + delay
+        seen = listener.received
+        while self._delivery(listener) is None and (left := end - time.monotonic()) > 0:
+            seen = await listener.async_wait(seen, left)
+
     def _wait(
         self, fetch: Callable[[], R], timeout: float | None, on_progress: Progress | None
     ) -> R:
@@ -327,17 +460,21 @@ class _Job(Generic[S, R]):
         origin, deadline = self._start(timeout)
         failures = 0
         while True:
+            heard = self._heard(on_progress)  # also before the first poll: it may be in already
+            if heard is not None:
+                return heard
             try:
                 snapshot = fetch()
             except EcomVizError as exc:
                 failures += 1
-                sleep(self._failed_poll(exc, failures, on_progress, origin, deadline, timeout))
+                pause = self._failed_poll(exc, failures, on_progress, origin, deadline, timeout)
+                self._nap(sleep, pause)
                 continue
             failures = 0
             delay = self._step(snapshot, on_progress, origin, deadline, timeout)
             if delay is None:
                 return snapshot
-            sleep(delay)
+            self._nap(sleep, delay)
 
     async def _await(
         self, fetch: Callable[[], Awaitable[R]], timeout: float | None, on_progress: Progress | None
@@ -346,18 +483,21 @@ class _Job(Generic[S, R]):
         origin, deadline = self._start(timeout)
         failures = 0
         while True:
+            heard = self._heard(on_progress)
+            if heard is not None:
+                return heard
             try:
                 snapshot = await fetch()
             except EcomVizError as exc:
                 failures += 1
                 pause = self._failed_poll(exc, failures, on_progress, origin, deadline, timeout)
-                await sleep(pause)
+                await self._anap(sleep, pause)
                 continue
             failures = 0
             delay = self._step(snapshot, on_progress, origin, deadline, timeout)
             if delay is None:
                 return snapshot
-            await sleep(delay)
+            await self._anap(sleep, delay)
 
     def __repr__(self) -> str:
         return (
@@ -368,6 +508,7 @@ class _Job(Generic[S, R]):
 
 class _GenerationJobBase(_Job[S, Product]):
     kind = "generation"
+    event_kind = "product.generation"
 
     @property
     def product_id(self) -> str:
@@ -400,6 +541,41 @@ class _GenerationJobBase(_Job[S, Product]):
             self.id, done, self.expected, status, self._elapsed(), tuple(self.images)
         )
         return event, finished, None
+
+    def _read_delivery(self, payload: dict[str, Any]) -> Product | None:
+        # A delivery names the product, not the run: it is this job's only if it holds some of
+        # the job's own images (not another run's on the same product, nor an earlier one's).
+        raw = payload.get("generatedImages")
+        delivered = [
+            GeneratedImage.from_wire(item, base_url=self.record.base_url)
+            for item in (raw if isinstance(raw, list) else [])
+        ]
+        own = own_images(self.key, delivered, self.record.baseline, self.expected)
+        if not own:
+            return None
+        last = self._last or Product(id=self.product_id)
+        known = {key for img in last.generated_images for key in (img.file_path, img.url)}
+        new = [img for img in own if img.file_path not in known and img.url not in known]
+        return dataclasses.replace(last, generated_images=[*last.generated_images, *new])
+
+    def _conclude(
+        self, payload: dict[str, Any], result: Product
+    ) -> tuple[ProgressEvent, Exception | None]:
+        status = str(payload.get("status"))
+        failed = status.lower() in TERMINAL_FAILED_STATUSES
+        self.images = own_images(
+            self.key, result.generated_images, self.record.baseline, self.expected
+        )
+        self._save(done=len(self.images), status=status, state="failed" if failed else "completed")
+        error = None
+        if failed:
+            error = JobFailedError(
+                f"generation for product {self.product_id} ended with status {status!r} "
+                f"({len(self.images)} of {self.expected} images made)",
+                job=self,
+                status=status,
+            )
+        return self._event(status), error
 
 
 class GenerationJob(_GenerationJobBase[ProductSource]):
@@ -438,6 +614,7 @@ class AsyncGenerationJob(_GenerationJobBase[AsyncProductSource]):
 
 class _TryOnJobBase(_Job[S, TryOnResult]):
     kind = "try-on"
+    event_kind = "vto.generation"
     result: TryOnResult | None = None
     """The latest :class:`TryOnResult` seen."""
 
@@ -487,6 +664,19 @@ class _TryOnJobBase(_Job[S, TryOnResult]):
                 status=snapshot.status,
             )
         return event, finished, error
+
+    def _read_delivery(self, payload: dict[str, Any]) -> TryOnResult:
+        result = TryOnResult.from_wire(payload, base_url=self.record.base_url)
+        if self.result is not None:  # the webhook leaves out the source images a poll gave
+            result.person_image = result.person_image or self.result.person_image
+            result.clothing_images = result.clothing_images or self.result.clothing_images
+        return result
+
+    def _conclude(
+        self, payload: dict[str, Any], result: TryOnResult
+    ) -> tuple[ProgressEvent, Exception | None]:
+        event, _, error = self._observe(result)
+        return event, error
 
 
 class TryOnJob(_TryOnJobBase[TryOnSource]):

@@ -104,7 +104,10 @@ class _BatchEngine:
         while not todo.empty():
             if self.control is not None:
                 await self.control.wait()  # cleared while paused
-            item = todo.get_nowait()
+            try:
+                item = todo.get_nowait()
+            except asyncio.QueueEmpty:  # another worker took the last one during a pause
+                return
             item.busy = True
             try:
                 await self._advance(item)
