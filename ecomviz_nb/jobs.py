@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from .attribution import RunKey, own_images
+from .batch_ledger import BatchBook
 from .errors import APIError, EcomVizError, JobFailedError, JobTimeoutError, RateLimitError
 from .errors import is_transient as is_transient
 from .ledger import JobLedger, JobRecord
@@ -712,6 +713,11 @@ class _JobsBase:
 
     def _records(self, limit: int | None, all_servers: bool) -> list[JobRecord]:
         return self.ledger.list(base_url=None if all_servers else self._base_url, limit=limit)
+
+    def batches(self) -> list[dict[str, Any]]:
+        """This server's catalogue batches, newest first, with their items counted by state
+        (``ev.resume_batch(client, name)`` continues one)."""
+        return BatchBook(self.ledger, self._base_url).list()
 
     def _record(self, job_id: str) -> JobRecord:
         record = self.ledger.get(job_id, base_url=self._base_url)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from ..batch_ledger import BatchBook, ItemRow
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -25,7 +26,6 @@ from ..errors import (
 from ..ledger import scrub_request
 from ..models import GenerateRequest
 from .batch_result import BatchItem, BatchResult
-from .book import BatchBook, ItemRow
 from .items import read_items
 from .limiter import AdaptiveLimiter
 from .sweep import run_sync

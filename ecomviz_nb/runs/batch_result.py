@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..batch_ledger import ItemRow
 from ..models import GeneratedImage, GenerateRequest, Product
-from .book import ItemRow
 
 __all__ = ["BatchItem", "BatchResult"]
 

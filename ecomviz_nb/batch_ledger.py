@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ledger import JobLedger
+from .ledger import JobLedger
 
 __all__ = ["ITEM_STATES", "BatchBook", "ItemRow"]
 
