@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_sandbox.py
 	$(BIN)/python benchmarks/bench_display.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 # A local EcomViz sandbox in the foreground: make sandbox PORT=8787 ARGS="--data-dir state"
 PORT ?= 8787

@@ -454,12 +454,25 @@ class _Job(Generic[S, R]):
         while self._delivery(listener) is None and (left := end - time.monotonic()) > 0:
             seen = await listener.async_wait(seen, left)
 
+    def _head_start(self, deadline: float | None) -> float:
+        """With a webhook listener, a young job waits for its webhook before the first poll
+        (until the schedule's first poll time): a poll right after submission finds nothing."""
+        if self._listener() is None:
+            return 0.0
+        now = self._clock()
+        pause = self.record.submitted_at + poll_delay(0.0) - now
+        if deadline is not None:
+            pause = min(pause, deadline - now)
+        return max(0.0, pause)
+
     def _wait(
         self, fetch: Callable[[], R], timeout: float | None, on_progress: Progress | None
     ) -> R:
         sleep = self._sleep or time.sleep
         origin, deadline = self._start(timeout)
         failures = 0
+        if head := self._head_start(deadline):
+            self._nap(sleep, head)
         while True:
             heard = self._heard(on_progress)  # also before the first poll: it may be in already
             if heard is not None:
@@ -483,6 +496,8 @@ class _Job(Generic[S, R]):
         sleep = self._sleep or asyncio.sleep
         origin, deadline = self._start(timeout)
         failures = 0
+        if head := self._head_start(deadline):
+            await self._anap(sleep, head)
         while True:
             heard = self._heard(on_progress)
             if heard is not None:

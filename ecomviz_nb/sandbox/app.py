@@ -23,7 +23,7 @@ from .._version import __version__
 from . import render, samples
 from .errors import SandboxError, error_response, validation_message
 from .fetch import FetchError, ImageFetcher
-from .middleware import SandboxMiddleware
+from .middleware import RequestCounter, RequestStats, SandboxMiddleware
 from .schemas import CreateProductBody, GenerateBody, TryOnBody
 from .settings import Faults, Settings
 from .store import Store
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     webhooks = WebhookSender(settings)
     worker = Worker(store, settings, faults, webhooks)
     origins: set[str] = set()
+    request_stats = RequestStats()
 
     def read_local(path: str) -> bytes | None:
         if path.startswith("/samples/"):
@@ -142,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         SandboxMiddleware, faults=faults, max_body=settings.max_body_bytes, origins=origins
     )
+    app.state.requests = request_stats
+    app.add_middleware(RequestCounter, stats=request_stats, routes=app.router.routes)  # outermost
 
     @app.exception_handler(SandboxError)
     async def on_sandbox_error(request: Request, exc: SandboxError) -> Response:
@@ -378,6 +381,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def reset() -> dict[str, Any]:
         store.reset()
         webhooks.log.clear()
+        request_stats.reset()
         fresh = Faults(job_seconds=None)
         for name in Faults.names():
             setattr(faults, name, getattr(fresh, name))
@@ -401,6 +405,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if "seed" in body.model_fields_set:
             faults.rng.seed(faults.seed)
         return {"faults": faults.public()}
+
+    @app.get("/_sandbox/requests", include_in_schema=False)
+    async def request_counts() -> dict[str, Any]:
+        """The /api/ requests answered since the start or the last reset."""
+        return request_stats.snapshot()
+
+    @app.delete("/_sandbox/requests", include_in_schema=False)
+    async def reset_request_counts() -> dict[str, Any]:
+        request_stats.reset()
+        return {"success": True}
 
     @app.get("/_sandbox/deliveries", include_in_schema=False)
     async def deliveries() -> dict[str, Any]:

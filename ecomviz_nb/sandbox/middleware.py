@@ -1,16 +1,23 @@
 """An ASGI middleware for what every response shares: the sandbox header, the body size limit,
-and injected faults (500, 429, dropped connections, slow answers) on ``/api/`` routes."""
+and injected faults (500, 429, dropped connections, slow answers) on ``/api/`` routes; and
+``RequestCounter``, which counts the ``/api/`` requests answered (``GET /_sandbox/requests``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .settings import Faults
 
-__all__ = ["SandboxMiddleware"]
+__all__ = ["RequestCounter", "RequestStats", "SandboxMiddleware"]
 
 HEADER = (b"x-ecomviz-sandbox", b"1")
 
@@ -128,3 +135,86 @@ class SandboxMiddleware:
             await _send_error(send, 500, "internal error (injected by the sandbox)")
             return True
         return False
+
+
+class RequestStats:
+    """Thread-safe counts of answered ``/api/`` requests by ``METHOD /route/{id}`` and status
+    class (``2xx`` … ``5xx``; ``dropped`` for an injected drop, ``none`` if nothing was sent)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def add(self, route: str, status: str) -> None:
+        with self._lock:
+            self._counts[route, status] += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"total", "by_route", "by_status", "by_route_status"}`` as JSON-ready dicts."""
+        with self._lock:
+            counts = dict(self._counts)
+        by_route: Counter[str] = Counter()
+        by_status: Counter[str] = Counter()
+        detail: dict[str, dict[str, int]] = {}
+        for (route, status), n in sorted(counts.items()):
+            by_route[route] += n
+            by_status[status] += n
+            detail.setdefault(route, {})[status] = n
+        return {
+            "total": sum(counts.values()),
+            "by_route": dict(by_route),
+            "by_status": dict(by_status),
+            "by_route_status": detail,
+        }
+
+
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+class RequestCounter:
+    """Counts every ``/api/`` request into ``stats`` once it is answered (outermost middleware,
+    so injected faults and 413s count too). ``routes`` is the app's live route list."""
+
+    def __init__(self, app: ASGIApp, *, stats: RequestStats, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.stats = stats
+        self.routes = routes
+
+    def _template(self, scope: Scope) -> str:
+        partial = None
+        for route in self.routes:
+            if isinstance(route, Route) and route.path.startswith("/api/"):
+                match, _ = route.matches(scope)
+                if match is Match.FULL:
+                    return _PARAM.sub("{id}", route.path)
+                if match is Match.PARTIAL and partial is None:
+                    partial = _PARAM.sub("{id}", route.path)
+        return partial or "/api/(no route)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        status, ended = "none", False
+
+        async def counted_send(message: Message) -> None:
+            nonlocal status, ended
+            if message["type"] == "http.response.start":
+                status = f"{int(message['status']) // 100}xx"
+            elif message["type"] == "http.response.body":
+                ended = not message.get("more_body", False)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted_send)
+        except Exception:
+            status, ended = "5xx", True  # the server error middleware outside answers 500
+            raise
+        finally:
+            if status != "none" and not ended:
+                status = "dropped"  # a body promised and never finished
+            self.stats.add(f"{scope['method']} {self._template(scope)}", status)
