@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -255,7 +256,8 @@ def _open(client: Any, items: Any, request: Any, name: str | None) -> tuple[Batc
         req = GenerateRequest.from_wire(wire)
     else:
         req = _request(request)
-        name = name or "batch-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+        # Two unnamed batches in one second must not meet: a short random tail.
+        name = name or f"batch-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
         new_rows = _rows(read_items(items))
         wire = scrub_request(req.to_wire())
         found = book.load(name)
@@ -389,7 +391,7 @@ def batch(
             ``image_urls`` (several split by ``|``) and optionally ``label``. A bad row fails
             with its reason; the good rows run.
         request: the generate request every item gets.
-        name: the batch's name in the ledger (default: ``batch-<date>-<time>``).
+        name: the batch's name in the ledger (default: ``batch-<date>-<time>-<4 hex>``).
         concurrency: items worked on at once.
         timeout: seconds each item's job may take.
         progress: True shows counts, items per minute and an ETA (a widget in Jupyter, one
