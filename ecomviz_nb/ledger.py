@@ -253,6 +253,18 @@ class JobLedger:
             names = [d[0] for d in conn.execute("SELECT * FROM jobs LIMIT 0").description]
         return None if row is None else _record(dict(zip(names, row, strict=True)))
 
+    def for_remote(self, remote_id: str, *, base_url: str) -> builtins.list[JobRecord]:
+        """Every job of this server with this server id (a product's runs), oldest first."""
+        with self.connect(write=False) as conn:
+            cursor = conn.execute(
+                "SELECT * FROM jobs WHERE remote_id = ? AND base_url = ?"
+                " ORDER BY submitted_at, rowid",
+                (remote_id, base_url),
+            )
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        return [_record(dict(zip(names, row, strict=True))) for row in rows]
+
     def list(
         self, *, base_url: str | None = None, limit: int | None = 100
     ) -> builtins.list[JobRecord]:

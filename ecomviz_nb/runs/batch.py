@@ -144,12 +144,28 @@ class _BatchEngine:
             await self._wait(item)
 
     def _recover(self, item: BatchItem) -> bool:
-        """A crash between the job's ledger row and the item's: find the job again."""
+        """A crash between the job's ledger row and the item's: find the job again.
+
+        The item's row is saved ``submitting`` before its job is written, on the same clock,
+        so its job is the first one on its product written after that, with the batch's
+        request, that no other item of the batch holds.
+        """
         row = item.row
-        record = self.client.ledger.get(row.product_id or "", base_url=self.client.base_url)
-        if record is None or record.submitted_at < row.updated_at - 5:
-            row.state = "created"  # the generate request was never written, so never sent
+        held = {other.row.job_id for other in self.result.items if other is not item}
+        wire = scrub_request(self.result.request.to_wire())
+        mine = [
+            record
+            for record in self.client.ledger.for_remote(
+                row.product_id or "", base_url=self.client.base_url
+            )
+            if record.submitted_at >= row.updated_at
+            and record.id not in held
+            and record.request == wire
+        ]
+        if not mine:
+            row.state = "created"  # its generate request was never written, so never sent
             return True
+        record = mine[0]
         if record.state in ("submitted", "completed"):
             row.job_id = record.id
             self._save(item, "submitted")
@@ -220,6 +236,11 @@ class _BatchEngine:
 
 
 # ---------------------------------------------------------------- entry points
+
+
+def _check_concurrency(concurrency: Any) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency", concurrency, "a whole number >= 1")
 
 
 def _request(request: Any) -> GenerateRequest:
@@ -296,8 +317,7 @@ async def _run(
     control: asyncio.Event | None = None,
     prepared: tuple[BatchBook, BatchResult] | None = None,
 ) -> BatchResult:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValidationError("concurrency", concurrency, "a whole number >= 1")
+    _check_concurrency(concurrency)
     owned = not hasattr(client, "aclose")
     aclient = client.to_async() if owned else client
     if owned:
@@ -404,6 +424,7 @@ def batch(
         ValidationError: the request, the items as a whole, or a name already used for another
             batch; nothing was sent.
     """
+    _check_concurrency(concurrency)
     prepared = _open(client, items, request, name)
     return _sync(client, prepared, concurrency, timeout, progress)
 
@@ -417,6 +438,7 @@ def resume_batch(
     progress: bool | OnUpdate = True,
 ) -> BatchResult:
     """Continue the batch ``name`` from the ledger (see :func:`batch`)."""
+    _check_concurrency(concurrency)
     prepared = _open(client, None, None, name)
     return _sync(client, prepared, concurrency, timeout, progress)
 
