@@ -50,9 +50,16 @@ from .models import (
     Webhook,
 )
 from .runs import (
+    AdaptiveLimiter,
+    BatchItem,
+    BatchResult,
     SweepPlan,
     SweepResult,
     SweepRun,
+    batch,
+    batch_async,
+    resume_batch,
+    resume_batch_async,
     sweep,
     sweep_async,
     sweep_try_on,
@@ -63,10 +70,14 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AdaptiveLimiter",
     "AsyncClient",
     "AsyncGenerationJob",
     "AsyncTryOnJob",
     "AuthenticationError",
+    "BatchItem",
+    "BatchPanel",
+    "BatchResult",
     "Client",
     "Clothing",
     "ConnectPanel",
@@ -101,7 +112,10 @@ __all__ = [
     "TryOnResult",
     "ValidationError",
     "Webhook",
+    "WebhookInbox",
     "__version__",
+    "batch",
+    "batch_async",
     "compare",
     "compare_product",
     "compare_slider",
@@ -111,6 +125,8 @@ __all__ = [
     "poll_delay",
     "print_progress",
     "product_card",
+    "resume_batch",
+    "resume_batch_async",
     "show_images",
     "sweep",
     "sweep_async",
@@ -123,9 +139,11 @@ if TYPE_CHECKING:
     from .cards import image_card, job_card, product_card, try_on_card
     from .comparison import compare, compare_product, compare_slider
     from .display import show_images
+    from .inbox import WebhookInbox
     from .local import Sandbox, connect
     from .report import Report
     from .widgets import (
+        BatchPanel,
         ConnectPanel,
         GeneratePanel,
         JobsPanel,
@@ -154,6 +172,8 @@ _LAZY = {
     "TryOnPanel": "widgets",
     "JobsPanel": "widgets",
     "SweepPanel": "widgets",
+    "WebhookInbox": "inbox",
+    "BatchPanel": "widgets",
 }
 
 

@@ -1,9 +1,10 @@
-"""The widget panels: connect, create a product, generate, try on, sweep, and follow jobs.
+"""The widget panels: connect, create a product, generate, try on, sweep, batch, follow jobs.
 
 Each panel is an ``ipywidgets`` box whose parts are attributes (``panel.generate_button``),
 so it can be driven from code and tested without a browser.
 """
 
+from .batch import BatchPanel
 from .connect import ConnectPanel
 from .generate import GeneratePanel
 from .jobs import JobsPanel
@@ -11,4 +12,12 @@ from .product import ProductPanel
 from .sweep import SweepPanel
 from .tryon import TryOnPanel
 
-__all__ = ["ConnectPanel", "GeneratePanel", "JobsPanel", "ProductPanel", "SweepPanel", "TryOnPanel"]
+__all__ = [
+    "BatchPanel",
+    "ConnectPanel",
+    "GeneratePanel",
+    "JobsPanel",
+    "ProductPanel",
+    "SweepPanel",
+    "TryOnPanel",
+]
