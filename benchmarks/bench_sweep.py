@@ -45,8 +45,7 @@ import httpx
 
 import ecomviz_nb as ev
 
-# ``ecomviz_nb.runs.sweep`` the attribute is the function; the module holds the tick constants.
-sweep_module = importlib.import_module("ecomviz_nb.runs.sweep")
+sweep_module = importlib.import_module("ecomviz_nb.runs.sweeps")  # the tick constants
 
 TOKEN = "bench-token"
 PLATFORMS = ["amazon", "shopee", "general"]

@@ -7,7 +7,7 @@ from .batch_result import BatchItem, BatchResult
 from .limiter import AdaptiveLimiter
 from .plan import GENERATE_AXES, TRY_ON_AXES, SweepRun
 from .result import SweepPlan, SweepResult
-from .sweep import sweep, sweep_async, sweep_try_on, sweep_try_on_async
+from .sweeps import sweep, sweep_async, sweep_try_on, sweep_try_on_async
 
 __all__ = [
     "GENERATE_AXES",

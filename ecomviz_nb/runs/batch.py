@@ -29,7 +29,7 @@ from ..models import GenerateRequest
 from .batch_result import BatchItem, BatchResult
 from .items import read_items
 from .limiter import AdaptiveLimiter
-from .sweep import run_sync
+from .sweeps import run_sync
 
 __all__ = ["batch", "batch_async", "resume_batch", "resume_batch_async"]
 

@@ -194,7 +194,7 @@ class SweepResult(SweepPlan):
         Args:
             client: default, the client the sweep was sent with.
         """
-        from .sweep import resume_async, with_progress
+        from .sweeps import resume_async, with_progress
 
         redo = self._redo(failed_only)
         chosen = client or self.client
@@ -217,7 +217,7 @@ class SweepResult(SweepPlan):
         on_update: Any = None,
     ) -> SweepResult:
         """The awaitable :meth:`rerun`."""
-        from .sweep import resume_async
+        from .sweeps import resume_async
 
         redo = self._redo(failed_only)
         return await resume_async(
