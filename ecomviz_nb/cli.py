@@ -58,11 +58,16 @@ def _batch(args: argparse.Namespace) -> int:
     from .report import Report
     from .runs import batch, resume_batch
 
-    try:
-        request = json.loads(Path(args.request).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"ecomviz-nb batch: --request {args.request}: {exc}", file=sys.stderr)
-        return 2
+    request: Any = None
+    if args.catalogue != "-":
+        if not args.request:
+            print("ecomviz-nb batch: --request is needed to start a batch", file=sys.stderr)
+            return 2
+        try:
+            request = json.loads(Path(args.request).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"ecomviz-nb batch: --request {args.request}: {exc}", file=sys.stderr)
+            return 2
     try:
         with _client(args.base_url, args.token_from_env) as client:
             options = {"concurrency": args.concurrency, "timeout": args.timeout}
@@ -112,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "notebook, continues it. The token is read from $ECOMVIZ_API_TOKEN only.",
     )
     run.add_argument("catalogue", help="the CSV file ('-' resumes --name from the ledger)")
-    run.add_argument("--request", required=True, help="a JSON file: the generate request body")
+    run.add_argument("--request", help="a JSON file: the generate request body (to start)")
     run.add_argument("--name", required=True, help="the batch's name in the ledger")
     run.add_argument("--report", help="write an HTML report here when done")
     run.add_argument("--csv", help="write one row per item here when done")

@@ -152,7 +152,8 @@ class WebhookInbox:
     def __repr__(self) -> str:
         state = "running" if self.running else "closed"
         token = "set" if self._token else "None"
-        return f"WebhookInbox(url={self.url!r}, token={token}, {_count(len(self))}, {state})"
+        # The port only: a loopback address does not belong in a saved notebook (inbox.url has it).
+        return f"WebhookInbox(port={self.port}, token={token}, {_count(len(self))}, {state})"
 
     # ---- receiving (called by the handler threads)
 
@@ -284,7 +285,7 @@ class WebhookInbox:
             f"<th>{h}</th>" for h in ("time", "event", "id", "status", "images", "payload")
         )
         title = (
-            f"<b>Webhook inbox</b> at <code>{_text(self.url)}</code> "
+            f"<b>Webhook inbox</b> on port {self.port} "
             f"({'running' if self.running else 'closed'}): {_count(len(rows))}, newest first"
         )
         return f"<div><p>{title}</p><table><tr>{head}</tr>{''.join(rows)}</table></div>"

@@ -37,6 +37,7 @@ EXPECTED = [
     "03_virtual_try_on.ipynb",
     "04_report.ipynb",
     "05_explore.ipynb",
+    "06_catalogue.ipynb",
 ]
 NOTEBOOKS = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
 REPORT_NOTEBOOK = "04_report.ipynb"
@@ -45,6 +46,9 @@ REPORT_FILE = Path("build") / "report.html"
 EXPLORE_NOTEBOOK = "05_explore.ipynb"
 SWEEP_REPORT_FILE = Path("build") / "sweep-report.html"
 """Where the explore notebook saves its report of two sweeps."""
+CATALOGUE_NOTEBOOK = "06_catalogue.ipynb"
+CATALOGUE_REPORT_FILE = Path("build") / "catalogue-report.html"
+"""Where the catalogue notebook saves the report of its resumed batch."""
 CELL_TIMEOUT = 180
 
 TOKEN_PATTERNS = [
@@ -310,5 +314,23 @@ def test_explore_notebook_shows_its_sweeps_and_saves_them(run: Run) -> None:
     page = (run.folder / SWEEP_REPORT_FILE).read_text(encoding="utf-8")
     sources = img_sources(page)
     assert len(sources) >= 9 + 1 + 4 + 2  # both sweeps' images and their sources
+    assert not_embedded(sources) == []
+    assert leaks(page) == []
+
+
+@pytest.mark.parametrize("run", [CATALOGUE_NOTEBOOK], indirect=True, ids=["06_catalogue"])
+def test_catalogue_notebook_resumes_its_batch_and_saves_it(run: Run) -> None:
+    printed = "".join(
+        out.get("text", "") for _, out in outputs(run.notebook) if out["output_type"] == "stream"
+    )
+    assert "killed it mid-run" in printed
+    assert "after the resume:" in printed
+    # A kill between a paid request and its answer leaves that item unknown, never resent.
+    done = re.search(r"'completed': (\d+), 'failed': 0, 'unknown': (\d+)", printed)
+    assert done is not None and int(done[1]) + int(done[2]) == 24 and int(done[1]) >= 20
+    assert "products generated twice: none" in printed
+    page = (run.folder / CATALOGUE_REPORT_FILE).read_text(encoding="utf-8")
+    sources = img_sources(page)
+    assert len(sources) >= int(done[1])  # each completed item's image (and its larger view)
     assert not_embedded(sources) == []
     assert leaks(page) == []

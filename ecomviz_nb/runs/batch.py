@@ -174,7 +174,10 @@ class _BatchEngine:
             row.state = "created"
             return True
         row.job_id = record.id
-        self._save(item, "unknown", "the generate request's answer was lost")
+        why = "the generate request's answer was lost"
+        if record.state == "submitting":  # its sender died mid-request: say so in its row too
+            self.client.ledger.update(record.id, state="unknown", message=why)
+        self._save(item, "unknown", why)
         return False
 
     async def _submit(self, item: BatchItem) -> None:
