@@ -2,7 +2,7 @@
 clicked by hand.
 
 JupyterLab, Chromium and the notebook session come from :mod:`test_browser` (its fixtures are
-imported here). The finished panel's screenshot goes to ``docs/batch-panel.png``.
+imported here). The finished panel's screenshot goes to ``build/test-artifacts/batch-panel.png``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from test_browser import (  # noqa: F401  (lab, browser and session are fixtures
     session,
 )
 
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "batch-panel.png"
+SCREENSHOT = Path(__file__).resolve().parents[1] / "build" / "test-artifacts" / "batch-panel.png"
 CATALOGUE = [
     "rows = [('label', 'image_urls')]",
     "for i, name in enumerate(['tshirt-red', 'sneaker-white', 'handbag-black', 'mug-blue'] * 2):",
