@@ -94,7 +94,11 @@ def own_images(
             (``generatedAt`` when every one has it, else the product's order).
     """
     before = set(baseline)
-    found = [img for img in images if img.file_path not in before and key.matches(img)]
+    found = []
+    for img in images:  # an image listed twice is one image
+        if img.file_path not in before and key.matches(img):
+            before.add(img.file_path)
+            found.append(img)
     if limit is None:
         return found
     if all(img.generated_at is not None for img in found):

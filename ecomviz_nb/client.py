@@ -52,6 +52,7 @@ from .models import (
     TryOnResult,
     Webhook,
     check_id,
+    check_webhook_reachable,
 )
 from .scheduler import ProductScheduler
 
@@ -284,24 +285,24 @@ class _BaseClient:
     def _get_product_call(product_id: str) -> _Call:
         return _Call("GET", "/api/products/" + quote(check_id("product_id", product_id), safe=""))
 
-    @staticmethod
     def _generate_call(
-        product_id: str, request: GenerateRequest | Mapping[str, Any]
+        self, product_id: str, request: GenerateRequest | Mapping[str, Any]
     ) -> tuple[_Call, GenerateRequest]:
         pid = quote(check_id("product_id", product_id), safe="")
         if isinstance(request, Mapping):
             request = GenerateRequest.from_wire(request)
         elif not isinstance(request, GenerateRequest):
             raise ValidationError("request", request, "an ev.GenerateRequest")
+        check_webhook_reachable(request.webhook, self.base_url)
         _remember_webhook_token(request.webhook)
         return _Call("POST", f"/api/products/{pid}/generate", request.to_wire()), request
 
-    @staticmethod
-    def _try_on_call(request: TryOnRequest | Mapping[str, Any]) -> tuple[_Call, TryOnRequest]:
+    def _try_on_call(self, request: TryOnRequest | Mapping[str, Any]) -> tuple[_Call, TryOnRequest]:
         if isinstance(request, Mapping):
             request = TryOnRequest.from_wire(request)
         elif not isinstance(request, TryOnRequest):
             raise ValidationError("request", request, "an ev.TryOnRequest")
+        check_webhook_reachable(request.webhook, self.base_url)
         _remember_webhook_token(request.webhook)
         return _Call("POST", "/api/vto/generate-url", request.to_wire()), request
 
@@ -429,9 +430,13 @@ class Client(_BaseClient):
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP connections (an injected ``http_client`` is left open)."""
+        """Close the HTTP connections (an injected ``http_client`` is left open) and forget the
+        token, unless another live client still uses it."""
         if self._owns_http:
             self._http.close()
+        if not getattr(self, "_released", False):  # a second close gives nothing back twice
+            self._released = True
+            config.release_api(self.base_url, self._token)
 
     def _send(self, call: _Call) -> dict[str, Any]:
         attempt = 0
@@ -584,9 +589,13 @@ class AsyncClient(_BaseClient):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP connections (an injected ``http_client`` is left open)."""
+        """Close the HTTP connections (an injected ``http_client`` is left open) and forget the
+        token, unless another live client still uses it."""
         if self._owns_http:
             await self._http.aclose()
+        if not getattr(self, "_released", False):  # a second close gives nothing back twice
+            self._released = True
+            config.release_api(self.base_url, self._token)
 
     async def _send(self, call: _Call) -> dict[str, Any]:
         attempt = 0

@@ -22,6 +22,7 @@ __all__ = [
     "forget_secret",
     "redact",
     "register_api",
+    "release_api",
     "remember_secret",
     "resolve_base_url",
     "resolve_home",
@@ -117,6 +118,8 @@ class RedactingFilter(logging.Filter):
 
 
 _api_tokens: dict[str, str] = {}
+# How many live clients hold each (origin, token): the last one to close forgets the token.
+_api_holders: dict[tuple[str, str], int] = {}
 
 
 def _origin(url: str) -> str:
@@ -126,10 +129,43 @@ def _origin(url: str) -> str:
 
 
 def register_api(base_url: str, token: str | None) -> None:
-    """Remember which token a server takes, so images on that server are fetched with it."""
+    """Remember which token a server takes, so images on that server are fetched with it.
+
+    Each call is one hold (one client); :func:`release_api` gives it back.
+    """
     if token:
+        origin = _origin(base_url)
         with _secrets_lock:
-            _api_tokens[_origin(base_url)] = token
+            _api_tokens[origin] = token
+            _api_holders[(origin, token)] = _api_holders.get((origin, token), 0) + 1
+
+
+def release_api(base_url: str, token: str | None) -> None:
+    """A client made by :func:`register_api` closed: give back its hold on the token.
+
+    When no live client holds the token for that server any more, images there are no longer
+    fetched with it (another live client's token for the server takes over, if there is one);
+    when no live client holds it anywhere, :func:`redact` stops hiding it.
+    """
+    if not token:
+        return
+    origin = _origin(base_url)
+    with _secrets_lock:
+        key = (origin, token)
+        if key not in _api_holders:
+            return
+        _api_holders[key] -= 1
+        if _api_holders[key] > 0:
+            return
+        del _api_holders[key]
+        if _api_tokens.get(origin) == token:
+            others = [t for (o, t) in _api_holders if o == origin]
+            if others:
+                _api_tokens[origin] = others[-1]
+            else:
+                del _api_tokens[origin]
+        if not any(t == token for (_o, t) in _api_holders):
+            _secrets.discard(token)
 
 
 def auth_headers(url: str) -> dict[str, str]:

@@ -9,8 +9,10 @@ fields stay in ``raw``, missing optional fields become ``None`` or empty.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
+import socket
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ __all__ = [
     "TryOnResult",
     "Webhook",
     "check_id",
+    "check_webhook_reachable",
 ]
 
 GENERATE_IMAGE_TYPES = ("main", "detail", "facebook")
@@ -70,12 +73,15 @@ def _check_url(name: str, value: Any) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        raise ValidationError(name, value, allowed) from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
+        port = parts.port  # raises for a port out of 0..65535
+    except ValueError:  # e.g. an unclosed IPv6 bracket, a port of 99999
+        raise ValidationError(name, value, allowed + " and a port from 1 to 65535") from None
+    if parts.scheme.lower() not in ("http", "https") or not host or port == 0:
         raise ValidationError(name, value, allowed)
     if any(ch.isspace() for ch in url):
         raise ValidationError(name, value, allowed + " (no spaces: encode them as %20)")
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        raise ValidationError(name, value, allowed + " (no control characters)")
     return url
 
 
@@ -104,7 +110,8 @@ def _check_range(name: str, value: Any, bounds: tuple[int, int], unit: str) -> f
     allowed = f"a number from {low} to {high} ({unit}), or None"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(name, value, allowed)
-    if not math.isfinite(value) or not low <= value <= high:
+    # Compare before isfinite(): a huge int (10**400) cannot become a float.
+    if not low <= value <= high or not math.isfinite(value):
         raise ValidationError(name, value, allowed)
     return value
 
@@ -140,6 +147,51 @@ def check_id(name: str, value: Any) -> str:
     if not isinstance(value, str) or value in (".", "..") or not _ID.match(value):
         raise ValidationError(name, value, allowed)
     return value
+
+
+def _private_host(host: str) -> bool:
+    """Whether a URL's host is ``localhost`` or a loopback, private, link-local or other
+    non-public IP literal (also ``2130706433`` or ``0x7f.1``); names are not resolved."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        if not re.fullmatch(r"[0-9a-fx.]+", host):
+            return False
+        try:
+            ip = ipaddress.ip_address(socket.inet_aton(host))  # the legacy forms of IPv4
+        except OSError:
+            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def check_webhook_reachable(webhook: Webhook | None, base_url: str) -> None:
+    """Refuse a webhook on a private, loopback or link-local address for a server that is not.
+
+    The API on the internet cannot post to ``10.0.0.5``, ``192.168.1.10``, ``169.254.169.254``
+    or ``localhost``: the notification would never come. A server that is itself local (a
+    sandbox on ``127.0.0.1``, a private address or a one-word host name) may use one, e.g.
+    ``ev.WebhookInbox``. Only the URL is read: nothing is resolved or sent.
+
+    Raises:
+        ValidationError: ``webhook.url`` is such an address and ``base_url`` is not.
+    """
+    if webhook is None:
+        return
+    server = (urlsplit(base_url).hostname or "").rstrip(".")
+    if _private_host(server) or ("." not in server and ":" not in server):
+        return
+    if _private_host(urlsplit(webhook.url).hostname or ""):
+        raise ValidationError(
+            "webhook.url",
+            webhook.url,
+            f"an address {server} can reach: not a private, loopback or link-local one "
+            "(those work only with a local sandbox)",
+        )
 
 
 # ---------------------------------------------------------------- requests

@@ -25,7 +25,7 @@ from ..errors import (
     ValidationError,
 )
 from ..ledger import scrub_request
-from ..models import GenerateRequest
+from ..models import GenerateRequest, check_webhook_reachable
 from .batch_result import BatchItem, BatchResult
 from .items import read_items
 from .limiter import AdaptiveLimiter
@@ -280,6 +280,7 @@ def _open(client: Any, items: Any, request: Any, name: str | None) -> tuple[Batc
         req = GenerateRequest.from_wire(wire)
     else:
         req = _request(request)
+        check_webhook_reachable(req.webhook, client.base_url)  # before any product is made
         # Two unnamed batches in one second must not meet: a short random tail.
         name = name or f"batch-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
         new_rows = _rows(read_items(items))

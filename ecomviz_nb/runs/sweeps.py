@@ -25,7 +25,7 @@ from ..errors import (
     is_transient,
 )
 from ..jobs import poll_delay, retry_pause, retry_status
-from ..models import GenerateRequest, Product, TryOnRequest
+from ..models import GenerateRequest, Product, TryOnRequest, check_webhook_reachable
 from .plan import SweepRun, plan_generate, plan_try_on
 from .result import SweepPlan, SweepResult
 
@@ -323,6 +323,8 @@ async def resume_async(
         raise ValidationError("client", client, "an ev.Client or ev.AsyncClient")
     if result.client is None:
         result.client = client
+    for run in result.runs:  # before anything is read or sent
+        check_webhook_reachable(run.request.webhook, client.base_url)
     engine_cls = _GenerateEngine if result.kind == "generate" else _TryOnEngine
     async with _async_client(client) as aclient:
         engine = engine_cls(

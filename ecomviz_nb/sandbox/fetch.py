@@ -1,8 +1,10 @@
 """Getting the images a request names: the sandbox's own samples and files, or a remote URL.
 
-Remote fetching is guarded: http(s) only, a timeout, a byte cap, an ``image/*`` content type,
-at most three redirects (each re-checked), and no private, loopback, link-local or reserved
-addresses unless they are the sandbox itself or listed in ``Settings.fetch_allow``.
+Remote fetching is guarded: http(s) only, a timeout (``fetch_timeout`` per step, and
+``TOTAL_TIMEOUTS`` times that for the whole fetch, so a server sending a byte now and then cannot
+hold a request), a byte cap, an ``image/*`` content type, at most three redirects (each
+re-checked), and no private, loopback, link-local or reserved addresses unless they are the
+sandbox itself or listed in ``Settings.fetch_allow``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from .settings import Settings
 __all__ = ["FetchError", "ImageFetcher"]
 
 MAX_REDIRECTS = 3
+TOTAL_TIMEOUTS = 3
+"""A whole remote fetch, redirects included, ends after this many ``fetch_timeout``."""
 
 
 class FetchError(Exception):
@@ -109,17 +113,27 @@ class ImageFetcher:
                 f"remote image fetching is off (offline mode): {parts.hostname!r} cannot be "
                 "fetched; use the sandbox's own /samples/ images"
             )
+        total = self.settings.fetch_timeout * TOTAL_TIMEOUTS
+        try:
+            return await asyncio.wait_for(self._fetch_remote(url), total)
+        except asyncio.TimeoutError:
+            raise FetchError(f"could not fetch {url!r}: it took over {total:g} s") from None
+
+    async def _fetch_remote(self, url: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
             await self._check_address(url)
             try:
                 async with self._http.stream("GET", url) as response:
                     if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
+                        try:
+                            url = urljoin(url, response.headers["location"])
+                        except ValueError:  # e.g. an unclosed IPv6 bracket
+                            raise FetchError(f"{url!r} redirects to a malformed URL") from None
                         if self.is_own(url):
                             return await self.fetch(url)
                         continue
                     return await self._read(url, response)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(f"could not fetch {url!r}: {type(exc).__name__}") from None
         raise FetchError(f"too many redirects fetching {url!r}")
 
@@ -127,13 +141,16 @@ class ImageFetcher:
         origin = self.origin(url)
         if origin in self.settings.fetch_allow:
             return
-        host = urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not host:  # a redirect to file:, gopher:...
+            raise FetchError(f"{url!r} is not an http(s) URL")
         port = int(origin.rsplit(":", 1)[1])
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, port, type=socket.SOCK_STREAM
             )
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a label IDNA refuses ("a..b", 64+ chars)
             raise FetchError(f"cannot resolve host {host!r}") from None
         for info in infos:
             address = str(info[4][0])
