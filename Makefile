@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint test bench sandbox clean
+.PHONY: install lint test bench soak sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: install
 	$(BIN)/python benchmarks/bench_display.py
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_batch.py
+
+# The faults suite at full size (300 jobs under ~20% injected faults) and a 60 s outage in the
+# middle of a 120 s job; prints their tables (about 3.5 minutes). ARGS="--jobs 600" to change.
+soak: install
+	$(BIN)/python benchmarks/soak.py $(ARGS)
 
 # A local EcomViz sandbox in the foreground: make sandbox PORT=8787 ARGS="--data-dir state"
 PORT ?= 8787

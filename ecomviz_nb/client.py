@@ -223,7 +223,7 @@ class _BaseClient:
         if maybe_sent and call.paid:
             message += (
                 " -- the request may have reached the server, so it was not resent (a duplicate "
-                "would be charged twice); check the product or client.jobs before submitting again"
+                "would be charged twice); check before submitting again"
             )
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
         return cls(message, method=call.method, path=call.path, maybe_sent=maybe_sent)
@@ -374,11 +374,19 @@ class _BaseClient:
         self._save(record, state=state, message=str(error))
         if state == "unknown":
             error.job = self._job(record)
-            error.args = (
-                f"{error} -- It is kept as job {record.id} in state 'unknown': error.job.wait() "
-                "follows it and client.jobs lists it, so check it before paying again; until "
-                "then it holds its product's turn (error.job.give_up() releases it).",
-            )
+            if record.kind == "tryon":  # no vtoId came back: nothing to follow, no product
+                tail = (
+                    f"It is kept as job {record.id} in state 'unknown', but its vtoId never "
+                    "arrived, so it cannot be followed from here: look for it in your EcomViz "
+                    "account before paying again."
+                )
+            else:
+                tail = (
+                    f"It is kept as job {record.id} in state 'unknown': error.job.wait() "
+                    "follows it and client.jobs lists it, so check it before paying again; "
+                    "until then it holds its product's turn (error.job.give_up() releases it)."
+                )
+            error.args = (f"{error} -- {tail}",)
 
     def _job(self, record: JobRecord) -> Any:
         """The job object of a ledger row, for this client."""

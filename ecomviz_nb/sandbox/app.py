@@ -25,7 +25,7 @@ from .errors import SandboxError, error_response, validation_message
 from .fetch import FetchError, ImageFetcher
 from .middleware import RequestCounter, RequestStats, SandboxMiddleware
 from .schemas import CreateProductBody, GenerateBody, TryOnBody
-from .settings import Faults, Settings
+from .settings import HOSTILE_MARKUP, Faults, Settings
 from .store import Store
 from .webhooks import WebhookSender
 from .worker import Worker, absolute_images, now_iso
@@ -50,10 +50,12 @@ class FaultsBody(BaseModel):
     rate_limit_rate: float | None = Field(None, ge=0, le=1)
     retry_after: int | None = Field(None, ge=0, le=3600)
     drop_rate: float | None = Field(None, ge=0, le=1)
+    drop_answer_rate: float | None = Field(None, ge=0, le=1)
     slow_rate: float | None = Field(None, ge=0, le=1)
     slow_seconds: float | None = Field(None, ge=0, le=60)
     fail_job_rate: float | None = Field(None, ge=0, le=1)
     job_seconds: float | None = Field(None, ge=0, le=600)
+    hostile: bool | None = None
     seed: int | None = None
 
 
@@ -148,12 +150,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(SandboxError)
     async def on_sandbox_error(request: Request, exc: SandboxError) -> Response:
-        return error_response(exc.status_code, exc.message, exc.headers)
+        return error_response(exc.status_code, faults.spoil(exc.message), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> Response:
         status, message = validation_message(exc.errors())
-        return error_response(status, message)
+        return error_response(status, faults.spoil(message))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -162,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             message = f"no route {request.method} {request.url.path[:200]}"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path[:200]}"
-        return error_response(exc.status_code, message, dict(exc.headers or {}))
+        return error_response(exc.status_code, faults.spoil(message), dict(exc.headers or {}))
 
     async def require_token(request: Request, _: Annotated[Any, Depends(_bearer)]) -> None:
         header = request.headers.get("authorization")
@@ -210,11 +212,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.put_file(path, data, ctype)
             sources.append(path)
         digest = hashlib.sha256(b"".join(d for d, _ in fetched)).hexdigest()
+        # Faults.hostile: markup in every string made up here (and in a key of the analysis).
+        ai_analysis = faults.spoil(analysis.ai_analysis)
+        if faults.hostile:
+            ai_analysis[HOSTILE_MARKUP] = faults.spoil("a key")
         doc = {
             "_id": pid,
-            "productName": analysis.product_name,
-            "aiAnalysis": analysis.ai_analysis,
-            "colors": list(analysis.colors),
+            "productName": faults.spoil(analysis.product_name),
+            "aiAnalysis": ai_analysis,
+            "colors": faults.spoil(list(analysis.colors)),
             "createdAt": now_iso(),
             "generatedImages": [],
             "_sandbox": {"sources": sources, "digest": digest, "imageUrls": urls},
@@ -264,7 +270,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "request": request,
             }
         )
-        return {"success": True, "message": "Image generation task started", "productId": productId}
+        message = faults.spoil("Image generation task started")
+        return {"success": True, "message": message, "productId": productId}
 
     @app.post("/api/vto/generate-url", dependencies=api, tags=["vto"])
     async def try_on(body: TryOnBody, request: Request) -> dict[str, Any]:
@@ -304,6 +311,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "base": str(request.base_url),
             },
         }
+        if faults.hostile:  # the garments' info is echoed, with markup
+            doc["clothingImages"] = [
+                {"filePath": c.url, "info": faults.spoil(c.info or "garment")}
+                for c in body.clothingImageUrls
+            ]
         store.put_try_on(doc)
         worker.start(
             {
@@ -317,7 +329,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return {
             "success": True,
-            "message": "VTO try-on image generation task has been submitted",
+            "message": faults.spoil("VTO try-on image generation task has been submitted"),
             "vtoId": vid,
             "personImage": body.personImageUrl,
             "clothingImages": clothing_urls,

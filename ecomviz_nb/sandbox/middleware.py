@@ -1,6 +1,7 @@
 """An ASGI middleware for what every response shares: the sandbox header, the body size limit,
-and injected faults (500, 429, dropped connections, slow answers) on ``/api/`` routes; and
-``RequestCounter``, which counts the ``/api/`` requests answered (``GET /_sandbox/requests``)."""
+and injected faults (500, 429, connections dropped before or after the request ran, slow
+answers) on ``/api/`` routes; and ``RequestCounter``, which counts the ``/api/`` requests
+answered (``GET /_sandbox/requests``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,25 @@ def _replay(body: bytes, then: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+def _cut_short(send: Send) -> Send:
+    """A send that passes on the answer's start and half its body, then nothing more: the
+    request was handled in full, the client sees the connection drop (``drop_answer_rate``)."""
+    cut = False
+
+    async def cut_send(message: Message) -> None:
+        nonlocal cut
+        if message["type"] != "http.response.body":
+            await send(message)
+        elif not cut:
+            cut = True
+            body = message.get("body", b"")
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
+
+    return cut_send
 
 
 async def _send_error(
@@ -74,6 +94,8 @@ class SandboxMiddleware:
             return
         if scope["path"].startswith("/api/") and await self._fault(send):
             return
+        if scope["path"].startswith("/api/") and self.faults.roll(self.faults.drop_answer_rate):
+            send = _cut_short(send)
 
         if not declared and scope["method"] in ("POST", "PUT", "PATCH"):
             # No declared length (chunked): read the body here, so an oversized one gets a

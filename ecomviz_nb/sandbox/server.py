@@ -86,9 +86,8 @@ class SandboxServer:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self._socket = sock
-        config = uvicorn.Config(
-            create_app(self.settings), log_level=self.log_level, lifespan="on", access_log=False
-        )
+        self.app = create_app(self.settings)
+        config = uvicorn.Config(self.app, log_level=self.log_level, lifespan="on", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run,
@@ -114,6 +113,7 @@ class SandboxServer:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
+        self.app = None
 
     def __enter__(self) -> SandboxServer:
         return self.start()

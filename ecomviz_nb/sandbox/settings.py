@@ -7,7 +7,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Faults", "Settings"]
+__all__ = ["HOSTILE_MARKUP", "Faults", "Settings"]
+
+HOSTILE_MARKUP = '<img src=x onerror="window.__ev_pwned=1"><script>window.__ev_pwned=1</script>'
+"""What ``Faults.hostile`` appends to the strings the sandbox makes up (markup that runs if a
+client pastes it into a page unescaped)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Faults:
     retry_after: int = 1
     drop_rate: float = 0.0
     """Start a response, then drop the connection."""
+    drop_answer_rate: float = 0.0
+    """Run the request, then drop the connection half-way through its answer: the work is done
+    (a job started, a product made) but the client cannot know it."""
     slow_rate: float = 0.0
     slow_seconds: float = 2.0
     """Delay answers by this much (for the share of requests given by ``slow_rate``)."""
@@ -56,6 +63,10 @@ class Faults:
     """End jobs as failed."""
     job_seconds: float | None = None
     """Override the start-up ``job_seconds`` (None: keep it)."""
+    hostile: bool = False
+    """Append :data:`HOSTILE_MARKUP` to every string the sandbox makes up: product names,
+    colours, analysis, messages (errors too), echoed clothing info, generation params and
+    webhook payloads; generated images' ``filePath`` get it in a query (they still load)."""
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
@@ -71,6 +82,22 @@ class Faults:
         data = asdict(self)
         data.pop("rng")
         return data
+
+    def spoil(self, value: Any) -> Any:
+        """``value`` with :data:`HOSTILE_MARKUP` after each string in it, when ``hostile``."""
+        if not self.hostile:
+            return value
+        if isinstance(value, str):
+            return value + HOSTILE_MARKUP
+        if isinstance(value, list):
+            return [self.spoil(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.spoil(v) for k, v in value.items()}
+        return value
+
+    def spoil_path(self, path: str) -> str:
+        """A generated file's path, with the markup in a query string when ``hostile``."""
+        return f"{path}?note={HOSTILE_MARKUP}" if self.hostile else path
 
     @classmethod
     def names(cls) -> set[str]:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from . import render
-from .settings import Faults, Settings
+from .settings import HOSTILE_MARKUP, Faults, Settings
 from .store import Store
 from .webhooks import WebhookSender
 
@@ -174,8 +174,8 @@ class Worker:
             )
             path = f"files/products/{pid}/{job['id']}-{n:02d}-{step['type']}.jpg"
             self.store.put_file(path, data, "image/jpeg")
-            entry = {
-                "filePath": path,
+            entry: dict[str, Any] = {
+                "filePath": self.faults.spoil_path(path),
                 "generatedAt": now_iso(),
                 "generationParams": {
                     "platform": job["request"].get("platform", "general"),
@@ -184,9 +184,18 @@ class Worker:
                     "color": step.get("color"),
                 },
             }
+            if self.faults.hostile:  # params the client never asked for, markup in both
+                entry["generationParams"] |= {
+                    "model": self.faults.spoil("sandbox-render"),
+                    HOSTILE_MARKUP: self.faults.spoil("a key"),
+                }
             # Re-read: another job may have appended to the same product meanwhile.
             product = self.store.get_product(pid) or product
-            product.setdefault("generatedImages", []).append(entry)
+            images = product.setdefault("generatedImages", [])
+            # A crash between saving the product and the job re-renders image n after a
+            # restart: it replaces its earlier entry instead of being listed twice.
+            images[:] = [i for i in images if i.get("filePath") != path]
+            images.append(entry)
             self.store.put_product(product)
             made.append(entry)
             job["done"] = n + 1
@@ -269,7 +278,7 @@ class Worker:
             if pace:
                 await asyncio.sleep(pace)
             # Kept relative: answers make it absolute for the address asked (ports change).
-            doc["generatedImages"] = [{"filePath": path}]
+            doc["generatedImages"] = [{"filePath": self.faults.spoil_path(path)}]
             doc.update(status="completed", updatedAt=now_iso())
             status = "completed"
             job["done"] = 1
@@ -291,6 +300,8 @@ class Worker:
         hook = job["request"].get("webhook")
         if isinstance(hook, dict) and hook.get("url"):
             event = "product.generation" if job["kind"] == "generate" else "vto.generation"
+            if self.faults.hostile:
+                payload = {**payload, "message": self.faults.spoil("delivered by the sandbox")}
             try:
                 await self.webhooks.send(hook["url"], hook.get("token"), event, payload)
             except Exception:  # the job's work is done; a webhook problem must not undo it
