@@ -191,25 +191,40 @@ class _Unsafe(HTMLParser):
     """Collects what in a fragment would run code or load something from elsewhere."""
 
     found: list[str]
+    css: list[str]
+    """Style sheets and style attributes: where a url() or @import could load something.
+    Text is not searched: a server's message may *mention* javascript: and stays text."""
+    in_style = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.found += [f"<{tag}>"] if tag in _BANNED else []
+        self.in_style = tag == "style"
         for name, value in attrs:
             text = (value or "").strip().lower()
             if name.startswith("on") or (
                 name in _URL_ATTRS and not text.startswith(("data:image/", "#"))
-            ):
+            ) or "javascript:" in text:
                 self.found.append(f"{name}={text[:60]!r}")
+            if name == "style":
+                self.css.append(text)
 
     handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_style:
+            self.css.append(data)
 
 
 def _check_fragment(markup: str) -> str:
     check = _Unsafe()
-    check.found = []
+    check.found, check.css = [], []
     check.feed(markup)
     check.close()
-    if re.search(r"(?i)url\(\s*['\"]?(?!data:image/|#)|@import|javascript:", markup):
+    css = "\n".join(check.css)
+    if re.search(r"(?i)url\(\s*['\"]?(?!data:image/|#)|@import|javascript:", css):
         check.found.append("a CSS url() or @import that is not an embedded image")
     if check.found:
         raise ValueError(
