@@ -26,12 +26,31 @@ __all__ = [
     "Panel",
     "ProgressView",
     "RequestPanel",
+    "check_entry_count",
     "curl_command",
     "describe_error",
     "mask_local",
     "on_server",
     "request_preview",
 ]
+
+
+MAX_COUNT_PER_ENTRY = 20
+"""The most images of one type a panel asks for in one request (the sandbox's limit too;
+the models take any count >= 1)."""
+
+
+def check_entry_count(name: str, value: int) -> int:
+    """``value`` (already a whole number >= 1) if a panel may send it as the count ``name``.
+
+    Raises:
+        ValidationError: more than :data:`MAX_COUNT_PER_ENTRY`.
+    """
+    if value > MAX_COUNT_PER_ENTRY:
+        raise ValidationError(
+            name, value, f"at most {MAX_COUNT_PER_ENTRY} per entry in one request"
+        )
+    return value
 
 
 def describe_error(exc: BaseException) -> str:

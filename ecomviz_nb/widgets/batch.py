@@ -7,6 +7,7 @@ import dataclasses
 import html
 import re
 import tempfile
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,23 @@ def _check_name(name: str) -> str:
     """The batch name, stripped; it also names the uploaded CSV's file.
 
     Raises:
-        ValidationError: empty, too long, or a character no file name may hold.
+        ValidationError: empty, too long, or a character no file name may hold (bidi
+            controls and other invisible format characters, too: they disguise the name).
     """
     name = name.strip()
-    if not name or len(name) > 100 or _NOT_IN_NAME.search(name) or name.startswith("."):
+    format_chars = any(unicodedata.category(ch) == "Cf" for ch in name)  # U+202E and the like
+    if (
+        not name
+        or len(name) > 100
+        or _NOT_IN_NAME.search(name)
+        or name.startswith(".")
+        or format_chars
+    ):
         raise ValidationError(
-            "name", name, 'up to 100 characters, no < > : " / \\ | ? * or control characters'
+            "name",
+            name,
+            'up to 100 characters, no < > : " / \\ | ? *, control characters or invisible '
+            "format characters (such as the bidi override U+202E)",
         )
     return name
 
@@ -322,6 +334,10 @@ class BatchPanel(Panel):
         if has_source:
             if self._specs is None:
                 problems.append("CSV: see the line under it")
+            elif not any(not s.error for s in self._specs):
+                first = next((s.error for s in self._specs if s.error), "")
+                why = f" ({first if len(first) <= 120 else first[:119] + '…'})" if first else ""
+                problems.append(f"CSV: 0 items to send{why}")
             try:
                 request = self.request_controls.build_request()
             except ValidationError as exc:

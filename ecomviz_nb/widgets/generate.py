@@ -18,9 +18,11 @@ from ..models import (
     ImageSpec,
     Product,
     Webhook,
+    check_webhook_reachable,
 )
 from ._base import (
     RequestPanel,
+    check_entry_count,
     describe_error,
     on_server,
 )
@@ -41,8 +43,9 @@ class _TypeRow(widgets.HBox):
         self.enabled = widgets.Checkbox(
             value=enabled, description=kind, indent=False, layout=widgets.Layout(width="110px")
         )
-        self.count = widgets.BoundedIntText(
-            value=1, min=1, max=20, description="count", layout=widgets.Layout(width="150px")
+        # Not bounded: a bounded field would clamp what is typed without a word.
+        self.count = widgets.IntText(
+            value=1, description="count", layout=widgets.Layout(width="150px")
         )
         self.aspect_ratio = widgets.Dropdown(
             options=RECOMMENDED_ASPECT_RATIOS,
@@ -55,7 +58,9 @@ class _TypeRow(widgets.HBox):
     def spec(self) -> ImageSpec | None:
         if not self.enabled.value:
             return None
-        return ImageSpec(self.kind, count=self.count.value, aspect_ratio=self.aspect_ratio.value)
+        spec = ImageSpec(self.kind, count=self.count.value, aspect_ratio=self.aspect_ratio.value)
+        check_entry_count(f"{self.kind}.count", self.count.value)
+        return spec
 
 
 class GeneratePanel(RequestPanel):
@@ -167,7 +172,7 @@ class GeneratePanel(RequestPanel):
         if not specs:
             raise ValidationError("image_types", [], "at least one image type switched on")
         url = self.webhook_url.value.strip()
-        return GenerateRequest(
+        request = GenerateRequest(
             image_types=specs,
             region=self.region.value,
             platform=self.platform.value,
@@ -176,6 +181,8 @@ class GeneratePanel(RequestPanel):
             change_portrait=self.change_portrait.value,
             webhook=Webhook(url) if url else None,
         )
+        check_webhook_reachable(request.webhook, self._aclient.base_url)
+        return request
 
     def _update_preview(self) -> None:
         self._refresh_request(

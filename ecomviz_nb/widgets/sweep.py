@@ -34,7 +34,7 @@ from ..runs import (
     sweep_try_on_async,
 )
 from ..runs.plan import show_value
-from ._base import Panel, ProgressView, describe_error, on_server
+from ._base import Panel, ProgressView, check_entry_count, describe_error, on_server
 
 __all__ = ["AxisPicker", "SweepPanel"]
 
@@ -217,10 +217,8 @@ class SweepPanel(Panel):
         self._matrix_html = ""
         self._status_text = ""
 
-        self.count = widgets.BoundedIntText(
+        self.count = widgets.IntText(  # not bounded: the plan line names a bad value
             value=1,
-            min=1,
-            max=20,
             description="images per run",
             style={"description_width": "initial"},
             layout=widgets.Layout(width="170px", margin="2px 16px 2px 2px"),
@@ -308,6 +306,7 @@ class SweepPanel(Panel):
             spec = ImageSpec(
                 first["image_type"], count=self.count.value, aspect_ratio=first["aspect_ratio"]
             )
+            check_entry_count(f"{spec.image_type}.count", self.count.value)
             base = GenerateRequest(
                 [spec],
                 region=first["region"],

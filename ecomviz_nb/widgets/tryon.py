@@ -11,9 +11,7 @@ from .. import comparison
 from ..client import AsyncClient, Client
 from ..errors import ValidationError
 from ..models import (
-    HEIGHT_RANGE_CM,
     VTO_ASPECT_RATIOS,
-    WEIGHT_RANGE_KG,
     Clothing,
     TryOnRequest,
     Webhook,
@@ -83,13 +81,9 @@ class TryOnPanel(RequestPanel):
         self.clothing_rows: list[ClothingRow] = []
         self.add_button = widgets.Button(description="add garment", icon="plus")
         self.use_height = widgets.Checkbox(value=False, description="height (cm)", indent=False)
-        self.height = widgets.BoundedIntText(
-            value=170, min=HEIGHT_RANGE_CM[0], max=HEIGHT_RANGE_CM[1]
-        )
+        self.height = widgets.IntText(value=170)  # not bounded: the request names a bad value
         self.use_weight = widgets.Checkbox(value=False, description="weight (kg)", indent=False)
-        self.weight = widgets.BoundedIntText(
-            value=60, min=WEIGHT_RANGE_KG[0], max=WEIGHT_RANGE_KG[1]
-        )
+        self.weight = widgets.IntText(value=60)  # not bounded: the request names a bad value
         self.aspect_ratio = widgets.Dropdown(
             options=VTO_ASPECT_RATIOS, value="2:3", description="ratio"
         )
