@@ -40,6 +40,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "ValidationError",
+    "describe",
     "is_transient",
 ]
 
@@ -221,6 +222,16 @@ class QueueTimeoutError(EcomVizError, TimeoutError):
     def __init__(self, message: str, *, blockers: list[str]) -> None:
         super().__init__(message)
         self.blockers = blockers
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error in a run's or an item's record: the field and rule of a
+    ValidationError, the status and server message of an APIError, else the message."""
+    if isinstance(exc, ValidationError):
+        return f"{exc.field}: {exc.allowed} (got {exc.value!r})"
+    if isinstance(exc, APIError):
+        return f"HTTP {exc.status_code}: {exc.message}"
+    return str(exc) or type(exc).__name__
 
 
 def is_transient(exc: BaseException) -> bool:

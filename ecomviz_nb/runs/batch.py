@@ -23,6 +23,7 @@ from ..errors import (
     JobFailedError,
     JobTimeoutError,
     ValidationError,
+    describe,
 )
 from ..ledger import scrub_request
 from ..models import GenerateRequest, check_webhook_reachable
@@ -35,12 +36,6 @@ __all__ = ["batch", "batch_async", "resume_batch", "resume_batch_async"]
 
 OnUpdate = Callable[[BatchResult], Any]
 _TERMINAL = ("completed", "failed", "unknown")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, APIError):
-        return f"HTTP {exc.status_code}: {exc.message}"
-    return str(exc) or type(exc).__name__
 
 
 def _lost(exc: BaseException) -> bool:
@@ -134,7 +129,9 @@ class _BatchEngine:
                 item.product = await self.client.create_product(row.image_urls)
             except (APIError, APIConnectionError) as exc:
                 lost = _lost(exc)
-                self._save(item, "unknown" if lost else "failed", "create product: " + _reason(exc))
+                self._save(
+                    item, "unknown" if lost else "failed", "create product: " + describe(exc)
+                )
                 return
             row.product_id = item.product.id
             self._save(item, "created")
@@ -197,10 +194,10 @@ class _BatchEngine:
             if found is not None:
                 item.job, row.job_id = found, found.id
             state = "unknown" if found is not None else "failed"
-            self._save(item, state, "generate: " + _reason(exc))
+            self._save(item, state, "generate: " + describe(exc))
             return
         except EcomVizError as exc:  # a queue timeout
-            self._save(item, "failed", "generate: " + _reason(exc))
+            self._save(item, "failed", "generate: " + describe(exc))
             return
         item.job, row.job_id = job, job.id
         self._save(item, "submitted")
@@ -217,7 +214,7 @@ class _BatchEngine:
             self._save(item, "failed", f"timed out after {self.timeout:g} s")
             return
         except (JobFailedError, APIError, APIConnectionError) as exc:
-            self._save(item, "failed", _reason(exc))
+            self._save(item, "failed", describe(exc))
             return
         item.images = list(item.job.images)
         self._save(item, "completed")

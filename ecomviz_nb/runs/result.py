@@ -194,18 +194,10 @@ class SweepResult(SweepPlan):
         Args:
             client: default, the client the sweep was sent with.
         """
-        from .sweeps import resume_async, with_progress
+        from .sweeps import run_with_progress
 
         redo = self._redo(failed_only)
-        chosen = client or self.client
-        result: SweepResult = with_progress(
-            redo,
-            progress,
-            lambda on_update: resume_async(
-                chosen, redo, concurrency=concurrency, timeout=timeout, on_update=on_update
-            ),
-        )
-        return result
+        return run_with_progress(client or self.client, redo, progress, concurrency, timeout)
 
     async def rerun_async(
         self,

@@ -18,10 +18,10 @@ from typing import Any
 
 from ..attribution import RunKey
 from ..errors import (
-    APIError,
     EcomVizError,
     RateLimitError,
     ValidationError,
+    describe,
     is_transient,
 )
 from ..jobs import poll_delay, retry_pause, retry_status
@@ -32,25 +32,17 @@ from .result import SweepPlan, SweepResult
 __all__ = [
     "resume_async",
     "run_sync",
+    "run_with_progress",
     "sweep",
     "sweep_async",
     "sweep_try_on",
     "sweep_try_on_async",
-    "with_progress",
 ]
 
 TICK_INITIAL = 0.25
 """The first pause between a sweep's polls (s); it grows by :data:`TICK_GROWTH` of the age."""
 TICK_GROWTH = 0.05
 OnUpdate = Callable[[SweepRun], Any]
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        return f"{exc.field}: {exc.allowed} (got {exc.value!r})"
-    if isinstance(exc, APIError):
-        return f"HTTP {exc.status_code}: {exc.message}"
-    return str(exc) or type(exc).__name__
 
 
 class _Engine:
@@ -117,7 +109,7 @@ class _Engine:
         except EcomVizError as exc:
             if not is_transient(exc):
                 for run in [*self.queue, *self.flying]:
-                    self._fail(run, _reason(exc))
+                    self._fail(run, describe(exc))
                 self.queue.clear()
                 self.flying.clear()
                 return None
@@ -182,7 +174,7 @@ class _Engine:
                     self.flying.append(run)
                     self._set(run, "submitted", "answer lost; watching for its images")
                 else:
-                    self._fail(run, _reason(exc))
+                    self._fail(run, describe(exc))
 
     # ---- what differs between generate and try-on sweeps
 
@@ -253,7 +245,7 @@ class _TryOnEngine(_Engine):
             if isinstance(snapshot, BaseException):
                 if not is_transient(snapshot):
                     self.flying.remove(run)
-                    self._fail(run, _reason(snapshot))
+                    self._fail(run, describe(snapshot))
                 continue
             _, finished, error = run.job.observe(snapshot)
             if error is not None:
@@ -449,14 +441,7 @@ def sweep(
     if dry_run:
         return SweepPlan("generate", runs, dict(vary))
     result = _generate_result(product, runs, vary, sources)
-    done: SweepResult = with_progress(
-        result,
-        progress,
-        lambda on_update: resume_async(
-            client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
-        ),
-    )
-    return done
+    return run_with_progress(client, result, progress, concurrency, timeout)
 
 
 def sweep_try_on(
@@ -477,23 +462,22 @@ def sweep_try_on(
     if dry_run:
         return SweepPlan("try-on", runs, dict(vary))
     result = SweepResult("try-on", runs, dict(vary))
-    done: SweepResult = with_progress(
-        result,
-        progress,
-        lambda on_update: resume_async(
-            client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
-        ),
-    )
-    return done
+    return run_with_progress(client, result, progress, concurrency, timeout)
 
 
-def with_progress(result: SweepResult, progress: bool | OnUpdate, start: Any) -> Any:
-    """Run ``start(on_update)`` to the end with the chosen progress display."""
+def run_with_progress(
+    client: Any, result: SweepResult, progress: bool | OnUpdate, concurrency: int, timeout: float
+) -> SweepResult:
+    """Send and watch ``result``'s unfinished runs from sync code, showing the chosen progress."""
     from .progress import progress_view
 
     view = progress_view(result) if progress is True else None
     callback = view.update if view is not None else (progress if callable(progress) else None)
-    result = run_sync(lambda: start(callback))
+    done: SweepResult = run_sync(
+        lambda: resume_async(
+            client, result, concurrency=concurrency, timeout=timeout, on_update=callback
+        )
+    )
     if view is not None:
-        view.close(result)
-    return result
+        view.close(done)
+    return done
