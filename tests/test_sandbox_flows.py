@@ -820,8 +820,10 @@ def test_connect_without_token_starts_one_local_sandbox_and_says_so(
     assert isinstance(client, ev.Client)
     assert client.base_url.startswith("http://127.0.0.1:")
     assert out.count("\n") == 1
-    assert client.base_url not in out  # saved notebooks must not hold a loopback URL
-    assert "local renders, not AI" in out
+    assert "127.0.0.1" not in out  # saved notebooks must not hold a loopback address
+    assert str(client.base_url.rsplit(":", 1)[1]) not in out  # nor its port
+    assert local.SANDBOX in out and "local renders, not AI" in out
+    assert "no ECOMVIZ_API_TOKEN is set" in out and local.REAL_API not in out
     health = httpx.get(client.base_url + "/_sandbox/health", timeout=10).json()
     assert health["sandbox"] is True
     product = client.create_product([f"{client.base_url}/samples/{TSHIRT}"])
@@ -872,7 +874,9 @@ def test_connect_with_token_targets_the_real_api_without_a_request(
     assert requests == []
     assert sandbox_threads() == threads
     out = capsys.readouterr().out
-    assert "https://ecomviz.cloud" in out
+    assert local.REAL_API in out and "at https://ecomviz.cloud" in out
+    assert "because ECOMVIZ_API_TOKEN is set" in out
+    assert "sandbox" not in out
     assert "tok-real-1234567890" not in out
 
 
@@ -886,10 +890,76 @@ def test_connect_to_a_given_server_without_token(
     product = client.create_product([sample(sandbox, TSHIRT)])
     assert client.get_product(product.id).id == product.id
     out = capsys.readouterr().out
-    assert "ECOMVIZ_BASE_URL" in out
-    assert sandbox.url not in out
+    assert local.SANDBOX in out
+    assert "the base_url argument names a local server" in out
+    assert "127.0.0.1" not in out and str(sandbox.port) not in out
     assert sandbox_threads() == threads
     client.close()
+
+
+def test_connect_names_the_sandbox_that_ecomviz_base_url_points_at(
+    sandbox: ev.Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What Binder does: binder/start exports the address of the sandbox it started.
+    monkeypatch.setenv("ECOMVIZ_BASE_URL", sandbox.url.replace("127.0.0.1", "localhost"))
+    threads = sandbox_threads()
+    with ev.connect() as client:
+        product = client.create_product([sample(sandbox, TSHIRT)])
+        assert client.get_product(product.id).id == product.id
+    out = capsys.readouterr().out
+    line = f"using an {local.SANDBOX}, because ECOMVIZ_BASE_URL names a local server."
+    assert out == f"ecomviz_nb: {line}\n"
+    assert sandbox_threads() == threads  # it started no sandbox of its own
+
+
+def test_connect_with_a_token_and_a_local_server_says_the_token_goes_there(
+    sandbox: ev.Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ECOMVIZ_API_TOKEN", "tok-local-1234567890")
+    with ev.connect(base_url=sandbox.url) as client:
+        product = client.create_product([sample(sandbox, TSHIRT)])
+        assert product.name
+    out = capsys.readouterr().out
+    assert local.SANDBOX in out and local.REAL_API not in out
+    assert "ECOMVIZ_API_TOKEN is set; the token is sent to it" in out
+    assert "tok-local-1234567890" not in out and str(sandbox.port) not in out
+
+
+@pytest.mark.parametrize(
+    ("token", "server", "expected"),
+    [
+        (
+            "tok-real-1234567890",
+            "https://user:pw@api.example.com:8443/v1",
+            f"using {local.REAL_API} at https://api.example.com:8443 (named by the base_url "
+            "argument), because a token was passed.",
+        ),
+        (
+            None,
+            "https://staging.example.com",
+            "using https://staging.example.com (named by the base_url argument) as an EcomViz "
+            f"sandbox, because no ECOMVIZ_API_TOKEN is set; {local.REAL_API} refuses requests "
+            "without one.",
+        ),
+    ],
+    ids=["token-remote", "no-token-remote"],
+)
+def test_connect_to_a_remote_server_names_it_without_credentials_or_a_request(
+    token: str | None, server: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(599)
+
+    with httpx.Client(transport=httpx.MockTransport(record)) as http:
+        client = ev.connect(token, base_url=server, http_client=http)
+        assert client.has_token
+    assert requests == []
+    out = capsys.readouterr().out
+    assert out == f"ecomviz_nb: {expected}\n"
+    assert "pw" not in out and "/v1" not in out
 
 
 # ---------------------------------------------------------------- the command line

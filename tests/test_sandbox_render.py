@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from ecomviz_nb.sandbox import render, samples
+from ecomviz_nb.sandbox import analysis, codec, colors, lettering, render, samples
 
 TSHIRT = "products/tshirt-red.jpg"
 HOSTILE = [
@@ -27,7 +27,7 @@ HOSTILE = [
 
 @pytest.fixture(scope="module")
 def sources() -> dict[str, Image.Image]:
-    return {name: render.decode(samples.sample_bytes(name)) for name in samples.SAMPLE_NAMES}
+    return {name: codec.decode(samples.sample_bytes(name)) for name in samples.SAMPLE_NAMES}
 
 
 def product(
@@ -187,7 +187,7 @@ def test_every_kind_is_a_plain_rgb_jpeg_without_metadata(sources: dict[str, Imag
 def test_every_image_carries_the_sandbox_mark(sources: dict[str, Image.Image]) -> None:
     for kind, data in every_kind(sources).items():
         image = open_jpeg(data)
-        x0, y0, x1, y1 = render.sandbox_mark_box(*image.size)
+        x0, y0, x1, y1 = lettering.sandbox_mark_box(*image.size)
         assert x1 - x0 > 20 and y1 - y0 > 8, kind
         mark = image.crop((x0, y0, x1, y1))
         beside = image.crop((x0, y1 + 4, x1, y1 + 4 + (y1 - y0)))
@@ -231,7 +231,7 @@ def test_vto_recolours_the_product_to_the_requested_colour(sources: dict[str, Im
 
 
 def test_analyse_finds_red_and_names_the_tshirt(sources: dict[str, Image.Image]) -> None:
-    result = render.analyse([sources[TSHIRT]], ["https://sandbox.local/samples/" + TSHIRT])
+    result = analysis.analyse([sources[TSHIRT]], ["https://sandbox.local/samples/" + TSHIRT])
     assert result.colors[0] == "red"
     assert 1 <= len(result.colors) <= 5 and len(set(result.colors)) == len(result.colors)
     assert result.product_name == "Tshirt Red"
@@ -242,7 +242,9 @@ def test_analyse_finds_red_and_names_the_tshirt(sources: dict[str, Image.Image])
     assert facts["background"] == "light"
     assert facts["dominant_colors"][0]["name"] == "red"
     assert 0.5 < facts["dominant_colors"][0]["share"] <= 1
-    assert result == render.analyse([sources[TSHIRT]], ["https://sandbox.local/samples/" + TSHIRT])
+    assert result == analysis.analyse(
+        [sources[TSHIRT]], ["https://sandbox.local/samples/" + TSHIRT]
+    )
 
 
 @pytest.mark.parametrize(
@@ -258,7 +260,7 @@ def test_analyse_finds_red_and_names_the_tshirt(sources: dict[str, Image.Image])
 def test_analyse_finds_each_samples_main_colour(
     sources: dict[str, Image.Image], name: str, first: str
 ) -> None:
-    assert render.analyse([sources[name]], [name]).colors[0] == first
+    assert analysis.analyse([sources[name]], [name]).colors[0] == first
 
 
 @pytest.mark.parametrize(
@@ -275,27 +277,27 @@ def test_analyse_finds_each_samples_main_colour(
 def test_product_name_comes_from_the_url_or_the_colour(
     sources: dict[str, Image.Image], url: str, name: str
 ) -> None:
-    assert render.analyse([sources[TSHIRT]], [url]).product_name == name
+    assert analysis.analyse([sources[TSHIRT]], [url]).product_name == name
 
 
 def test_known_colour_names_round_trip_and_ignore_case() -> None:
-    assert 20 <= len(render.COLOR_NAMES) <= 30
-    for name, rgb in render.COLOR_NAMES.items():
-        assert render.color_rgb(name.upper()) == rgb
-        assert render.nearest_color_name(rgb) == name
-    assert render.color_rgb("Grey") == render.COLOR_NAMES["gray"]
-    assert render.nearest_color_name((0, 0, 255)) == "blue"
-    assert render.nearest_color_name((70, 130, 180)) == "blue"
-    assert render.color_rgb("#ff8000") == (255, 128, 0)
+    assert 20 <= len(colors.COLOR_NAMES) <= 30
+    for name, rgb in colors.COLOR_NAMES.items():
+        assert colors.color_rgb(name.upper()) == rgb
+        assert colors.nearest_color_name(rgb) == name
+    assert colors.color_rgb("Grey") == colors.COLOR_NAMES["gray"]
+    assert colors.nearest_color_name((0, 0, 255)) == "blue"
+    assert colors.nearest_color_name((70, 130, 180)) == "blue"
+    assert colors.color_rgb("#ff8000") == (255, 128, 0)
 
 
 def test_unknown_colour_names_map_to_a_stable_colour() -> None:
-    blurple = render.color_rgb("Blurple")
-    assert blurple == render.color_rgb("  BLURPLE ")
+    blurple = colors.color_rgb("Blurple")
+    assert blurple == colors.color_rgb("  BLURPLE ")
     # Fixed value: derived from SHA-256, so it is the same in every process and release.
     assert blurple == (86, 59, 145)
-    assert render.color_rgb("zorblax") != blurple
-    assert all(0 <= c <= 255 for c in render.color_rgb("🦄" * 300))
+    assert colors.color_rgb("zorblax") != blurple
+    assert all(0 <= c <= 255 for c in colors.color_rgb("🦄" * 300))
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -315,16 +317,16 @@ def png_header(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize("size", [(100_000, 100_000), (7_000, 7_000)])
 def test_decode_rejects_a_decompression_bomb(size: tuple[int, int]) -> None:
-    with pytest.raises(render.ImageRejected):
-        render.decode(png_header(*size))
+    with pytest.raises(codec.ImageRejected):
+        codec.decode(png_header(*size))
 
 
 def test_decode_rejects_an_image_over_max_pixels() -> None:
     out = io.BytesIO()
     Image.new("RGB", (300, 300), "red").save(out, "PNG")
-    with pytest.raises(render.ImageRejected, match="90,000 pixels"):
-        render.decode(out.getvalue(), max_pixels=10_000)
-    assert render.decode(out.getvalue(), max_pixels=90_000).size == (300, 300)
+    with pytest.raises(codec.ImageRejected, match="90,000 pixels"):
+        codec.decode(out.getvalue(), max_pixels=10_000)
+    assert codec.decode(out.getvalue(), max_pixels=90_000).size == (300, 300)
 
 
 @pytest.mark.parametrize(
@@ -338,15 +340,15 @@ def test_decode_rejects_an_image_over_max_pixels() -> None:
     ],
 )
 def test_decode_rejects_garbage(data: bytes) -> None:
-    with pytest.raises(render.ImageRejected):
-        render.decode(data)
-    assert issubclass(render.ImageRejected, ValueError)
+    with pytest.raises(codec.ImageRejected):
+        codec.decode(data)
+    assert issubclass(codec.ImageRejected, ValueError)
 
 
 def test_decode_rejects_a_truncated_image() -> None:
     data = samples.sample_bytes(TSHIRT)
-    with pytest.raises(render.ImageRejected):
-        render.decode(data[: len(data) // 3])
+    with pytest.raises(codec.ImageRejected):
+        codec.decode(data[: len(data) // 3])
 
 
 def test_decode_applies_exif_orientation() -> None:
@@ -356,7 +358,7 @@ def test_decode_applies_exif_orientation() -> None:
     exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to display
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif.tobytes())
-    upright = render.decode(out.getvalue())
+    upright = codec.decode(out.getvalue())
     assert upright.size == (100, 200)
     r, _, b = upright.getpixel((50, 40))  # type: ignore[misc]
     assert r > 150 and b < 80  # the left (red) half is now on top
@@ -370,12 +372,12 @@ def test_decode_downsizes_and_normalises_modes() -> None:
         image.save(out, fmt)
         return out.getvalue()
 
-    big = render.decode(encoded(Image.new("RGBA", (3000, 1000), (0, 0, 0, 0)), "PNG"))
+    big = codec.decode(encoded(Image.new("RGBA", (3000, 1000), (0, 0, 0, 0)), "PNG"))
     assert big.size == (2048, 683) and big.mode == "RGBA"
-    assert render.decode(encoded(Image.new("L", (64, 64), 128), "PNG")).mode == "RGB"
-    assert render.decode(encoded(Image.new("CMYK", (64, 64)), "JPEG")).mode == "RGB"
-    assert render.decode(encoded(Image.new("P", (64, 64)), "GIF")).mode == "RGB"
-    small = render.decode(encoded(Image.new("RGB", (4000, 3000), "white"), "JPEG"), max_side=1000)
+    assert codec.decode(encoded(Image.new("L", (64, 64), 128), "PNG")).mode == "RGB"
+    assert codec.decode(encoded(Image.new("CMYK", (64, 64)), "JPEG")).mode == "RGB"
+    assert codec.decode(encoded(Image.new("P", (64, 64)), "GIF")).mode == "RGB"
+    small = codec.decode(encoded(Image.new("RGB", (4000, 3000), "white"), "JPEG"), max_side=1000)
     assert small.size == (1000, 750) and small.mode == "RGB"
 
 
@@ -386,7 +388,7 @@ def test_hostile_text_renders_without_error(sources: dict[str, Image.Image], tex
         open_jpeg(product("facebook", shirt, ratio=ratio, name=text))
     open_jpeg(render.render_vto_color(shirt, color=text, aspect_ratio=None, seed=1))
     open_jpeg(try_on(sources, info=text, ratio="9:21"))
-    assert render.analyse([shirt], [f"https://x.example/{text}.jpg"]).product_name
+    assert analysis.analyse([shirt], [f"https://x.example/{text}.jpg"]).product_name
 
 
 @pytest.mark.parametrize(
@@ -407,7 +409,7 @@ def test_degenerate_sources_still_render(source: Image.Image) -> None:
     open_jpeg(
         render.render_try_on(source, [(source, "x")], aspect_ratio="21:9", watermark=True, seed=1)
     )
-    assert render.analyse([source], []).product_name
+    assert analysis.analyse([source], []).product_name
 
 
 def test_renders_leave_the_source_untouched(sources: dict[str, Image.Image]) -> None:
@@ -429,7 +431,7 @@ def test_samples_decode_with_the_expected_modes() -> None:
     } <= set(samples.SAMPLE_NAMES)
     for name in samples.SAMPLE_NAMES:
         data = samples.sample_bytes(name)
-        image = render.decode(data)
+        image = codec.decode(data)
         garment = name.startswith("garments/")
         assert image.mode == ("RGBA" if garment else "RGB"), name
         assert 800 <= max(image.size) <= 1200, name

@@ -1,13 +1,18 @@
-"""The sandbox's error envelope and readable messages for rejected request bodies."""
+"""The sandbox's error envelope: readable messages for rejected requests, and their handlers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["SandboxError", "error_response", "validation_message"]
+from .settings import Faults
+
+__all__ = ["SandboxError", "error_response", "install_error_handlers", "validation_message"]
 
 _ENTRY_HELP = (
     "each imageType entry holds exactly one of main, detail or facebook (a count from 1 to 20, "
@@ -77,3 +82,30 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> tuple[int, str]:
         if len(parts) >= 3:
             break
     return 422, "; ".join(parts) or "the request is not valid"
+
+
+def install_error_handlers(app: FastAPI, faults: Faults) -> None:
+    """Answer every error of `app` in the envelope, never with FastAPI's ``{"detail": …}``.
+
+    Args:
+        app: the sandbox application.
+        faults: its fault switches (``hostile`` spoils the messages too).
+    """
+
+    @app.exception_handler(SandboxError)
+    async def on_sandbox_error(request: Request, exc: SandboxError) -> Response:
+        return error_response(exc.status_code, faults.spoil(exc.message), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+        status, message = validation_message(exc.errors())
+        return error_response(status, faults.spoil(message))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path[:200]}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path[:200]}"
+        return error_response(exc.status_code, faults.spoil(message), dict(exc.headers or {}))

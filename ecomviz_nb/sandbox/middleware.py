@@ -199,7 +199,9 @@ _PARAM = re.compile(r"\{[^}]*\}")
 
 class RequestCounter:
     """Counts every ``/api/`` request into ``stats`` once it is answered (outermost middleware,
-    so injected faults and 413s count too). ``routes`` is the app's live route list."""
+    so injected faults and 413s count too). ``routes`` are the ``/api/`` routes whose path
+    templates name the requests (read from the routers: an app may hold included routers lazily,
+    not as a flat list)."""
 
     def __init__(self, app: ASGIApp, *, stats: RequestStats, routes: Sequence[BaseRoute]) -> None:
         self.app = app

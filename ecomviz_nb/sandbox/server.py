@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import importlib
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-
-from .app import create_app
 from .settings import Settings
 
-__all__ = ["SandboxServer", "serve"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["INSTALL_HINT", "SandboxNotInstalled", "SandboxServer", "require_server_stack", "serve"]
+
+INSTALL_HINT = "pip install 'ecomviz-nb[sandbox]'"
+"""The command that installs what the sandbox serves with."""
+
+# What serving needs beyond the base install (Pillow, httpx): the optional extra, imported only
+# when a server is made. FastAPI brings pydantic and starlette, so its import checks them too.
+_SERVER_STACK = ("fastapi", "uvicorn")
+
+
+class SandboxNotInstalled(ModuleNotFoundError):
+    """The sandbox's server stack (FastAPI, uvicorn) is not installed; the message says how."""
+
+
+def require_server_stack() -> None:
+    """Check that the sandbox can serve: FastAPI and uvicorn import.
+
+    Raises:
+        SandboxNotInstalled: one of them is missing or broken; the message names it, the
+            import error, and the command that installs them (`INSTALL_HINT`).
+    """
+    missing: list[tuple[str, ImportError]] = []
+    for name in _SERVER_STACK:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            missing.append((name, exc))
+    if missing:
+        causes = "; ".join(f"{name} cannot be imported ({exc})" for name, exc in missing)
+        raise SandboxNotInstalled(
+            f"the local EcomViz sandbox needs FastAPI and uvicorn: {causes}. Install them with "
+            f"{INSTALL_HINT} (or set ECOMVIZ_API_TOKEN to use the real EcomViz API, which needs "
+            "no sandbox)",
+            name=missing[0][0],
+        )
 
 
 class SandboxServer:
@@ -26,6 +61,9 @@ class SandboxServer:
         host: the interface; keep 127.0.0.1 unless you mean to share it.
         settings: full settings; ``token``, ``job_seconds``, ``data_dir``, ``offline`` are
             shortcuts that override them.
+
+    Raises:
+        SandboxNotInstalled: FastAPI or uvicorn is missing (checked when it is made).
     """
 
     def __init__(
@@ -40,6 +78,7 @@ class SandboxServer:
         settings: Settings | None = None,
         log_level: str = "warning",
     ) -> None:
+        require_server_stack()
         base = settings or Settings()
         changes: dict[str, Any] = {}
         if token is not None:
@@ -81,6 +120,10 @@ class SandboxServer:
         """
         if self.running:
             return self
+        import uvicorn
+
+        from .app import create_app
+
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
@@ -125,5 +168,14 @@ class SandboxServer:
 def serve(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 8787, log_level: str = "info"
 ) -> None:
-    """Serve in the foreground until interrupted (the ``ecomviz-nb sandbox`` command)."""
+    """Serve in the foreground until interrupted (the ``ecomviz-nb sandbox`` command).
+
+    Raises:
+        SandboxNotInstalled: FastAPI or uvicorn is missing.
+    """
+    require_server_stack()
+    import uvicorn
+
+    from .app import create_app
+
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)

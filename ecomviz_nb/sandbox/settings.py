@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
+import secrets
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HOSTILE_MARKUP", "Faults", "Settings"]
+__all__ = ["HOSTILE_MARKUP", "INSTANCE_ENV", "Faults", "Settings"]
+
+INSTANCE_ENV = "ECOMVIZ_SANDBOX_INSTANCE"
+"""The variable a sandbox takes its ``instance`` id from, when set (``binder/start`` sets it)."""
 
 HOSTILE_MARKUP = '<img src=x onerror="window.__ev_pwned=1"><script>window.__ev_pwned=1</script>'
 """What ``Faults.hostile`` appends to the strings the sandbox makes up (markup that runs if a
@@ -36,6 +41,12 @@ class Settings:
     webhook_timeout: float = 5.0
     webhook_retries: int = 4
     webhook_backoff: float = 0.5
+    instance: str = field(
+        default_factory=lambda: os.environ.get(INSTANCE_ENV) or secrets.token_hex(8),
+        compare=False,
+    )
+    """Tells this sandbox from any other on ``/_sandbox/health``: ``$ECOMVIZ_SANDBOX_INSTANCE``
+    when set, else a random id."""
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from . import render
+from .codec import decode
 from .settings import HOSTILE_MARKUP, Faults, Settings
 from .store import Store
 from .webhooks import WebhookSender
@@ -129,7 +130,7 @@ class Worker:
             found = self.store.get_file(path)
             if found is None:
                 raise FileNotFoundError(path)
-            image = await self.run_in_pool(render.decode, found[0])
+            image = await self.run_in_pool(decode, found[0])
             self._decoded[path] = image
             while len(self._decoded) > 32:
                 self._decoded.popitem(last=False)

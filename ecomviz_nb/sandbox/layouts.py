@@ -1,40 +1,29 @@
-"""Drawing helpers for the sandbox renders: canvases, cut-outs, text, marks and JPEG encoding."""
+"""How each kind of generated image is laid out: canvases, shadows, and the garments on a figure."""
 
 from __future__ import annotations
 
-import io
-import math
 import random
-from dataclasses import dataclass
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
-RGB = tuple[int, int, int]
-Box = tuple[int, int, int, int]
+from .colors import RGB, ink_for, shade
+from .lettering import fit_line, font, wrap_lines
+from .subject import Box, Cutout, Subject, cut_out, find_subject
+
+__all__ = [
+    "background",
+    "caption_strip",
+    "dress_up",
+    "layout_detail",
+    "layout_facebook",
+    "layout_main",
+    "layout_recolor",
+    "paste_with_shadow",
+]
+
 Size = tuple[int, int]
 Point = tuple[float, float]
 Rng = random.Random
-Face = ImageFont.FreeTypeFont | ImageFont.ImageFont
-
-# Masks are found on a small copy: cheap, and JPEG noise averages out.
-_MASK_SIDE = 160
-_ELLIPSIS = "…"
-
-
-def shade(color: RGB, factor: float) -> RGB:
-    """Darken (factor < 1) towards black or lighten (factor > 1) towards white."""
-    if factor <= 1:
-        r, g, b = (round(c * factor) for c in color)
-    else:
-        t = min(1.0, factor - 1)
-        r, g, b = (round(c + (255 - c) * t) for c in color)
-    return r, g, b
-
-
-def ink_for(color: RGB) -> RGB:
-    """A readable text colour on top of `color` (by ITU-R 601 luminance, as Pillow's ``L``)."""
-    light = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 150
-    return (24, 24, 27) if light else (250, 250, 250)
 
 
 def background(size: tuple[int, int], tint: RGB) -> Image.Image:
@@ -46,107 +35,6 @@ def background(size: tuple[int, int], tint: RGB) -> Image.Image:
         Image.new("RGB", column, shade(tint, 0.93)), Image.new("RGB", column, tint), ramp
     )
     return strip.resize(size, Image.Resampling.NEAREST)
-
-
-def _border_color(small: Image.Image) -> RGB:
-    """Median colour of the outermost pixels: the backdrop of a product photo."""
-    w, h = small.size
-    strip = Image.new("RGB", (2 * (w + h), 1))
-    strip.paste(small.crop((0, 0, w, 1)), (0, 0))
-    strip.paste(small.crop((0, h - 1, w, h)), (w, 0))
-    strip.paste(small.crop((0, 0, 1, h)).rotate(90, expand=True), (2 * w, 0))
-    strip.paste(small.crop((w - 1, 0, w, h)).rotate(90, expand=True), (2 * w + h, 0))
-    r, g, b = (int(v) for v in ImageStat.Stat(strip).median)
-    return r, g, b
-
-
-def _distance(image: Image.Image, color: RGB) -> Image.Image:
-    """Per-pixel largest channel difference from `color`, as an ``L`` image."""
-    r, g, b = ImageChops.difference(image, Image.new("RGB", image.size, color)).split()
-    return ImageChops.lighter(ImageChops.lighter(r, g), b)
-
-
-@dataclass(frozen=True)
-class Subject:
-    """Where the subject of a photo is, found by difference from its border colour."""
-
-    mask: Image.Image
-    """``L`` mask on a copy whose longest side is at most 160 px (255 = subject)."""
-    scale: float
-    """Size of the source divided by size of `mask`."""
-    backdrop: RGB | None
-    """Border colour; None when the alpha channel or the whole frame is the subject."""
-
-    def box(self) -> Box:
-        """Bounding box of the subject in source pixels (the whole image if none was found)."""
-        w, h, s = *self.mask.size, self.scale
-        x0, y0, x1, y1 = self.mask.getbbox() or (0, 0, w, h)
-        return (
-            max(0, math.floor((x0 - 1) * s)),
-            max(0, math.floor((y0 - 1) * s)),
-            math.ceil(min(w, x1 + 1) * s),
-            math.ceil(min(h, y1 + 1) * s),
-        )
-
-
-def find_subject(source: Image.Image) -> Subject:
-    """Locate the product or person in `source` (RGB or RGBA)."""
-    k = min(1.0, _MASK_SIDE / max(source.size))
-    small = source.resize(
-        (max(1, round(source.width * k)), max(1, round(source.height * k))),
-        Image.Resampling.BILINEAR,
-        reducing_gap=2.0,
-    )
-    scale = source.width / small.width
-    if small.mode == "RGBA":
-        alpha = small.getchannel("A")
-        low = alpha.getextrema()[0]
-        if isinstance(low, int | float) and low < 250:
-            return Subject(alpha.point(lambda v: 255 if v > 24 else 0), scale, None)
-    small = small.convert("RGB")
-    backdrop = _border_color(small)
-    mask = _distance(small, backdrop).point(lambda v: 255 if v > 26 else 0)
-    # A closing fills stitching-sized gaps where the product matches its backdrop.
-    mask = mask.filter(ImageFilter.MaxFilter(5)).filter(ImageFilter.MinFilter(5))
-    coverage = ImageStat.Stat(mask).mean[0] / 255
-    if coverage < 0.01 or coverage > 0.97:
-        # No separable backdrop (a lifestyle photo, a blank image): keep the whole frame.
-        return Subject(Image.new("L", small.size, 255), scale, None)
-    return Subject(mask, scale, backdrop)
-
-
-@dataclass(frozen=True)
-class Cutout:
-    """A product cropped to its bounding box, with a soft-edged mask of the same size."""
-
-    rgb: Image.Image
-    mask: Image.Image
-
-
-def cut_out(source: Image.Image, subject: Subject, fit: tuple[int, int] | None = None) -> Cutout:
-    """Crop the subject out of `source`, scaled to fit `fit` when given, with a soft mask."""
-    box = subject.box()
-    crop = source.crop(box)
-    if fit is not None:
-        k = min(fit[0] / crop.width, fit[1] / crop.height)
-        new = (max(1, round(crop.width * k)), max(1, round(crop.height * k)))
-        crop = crop.resize(new, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    rgb = crop.convert("RGB")
-    if subject.backdrop is None:
-        alpha = crop.getchannel("A") if crop.mode == "RGBA" else Image.new("L", crop.size, 255)
-        return Cutout(rgb, alpha)
-    s = subject.scale
-    small_box = (round(box[0] / s), round(box[1] / s), round(box[2] / s), round(box[3] / s))
-
-    def coarse(mask: Image.Image) -> Image.Image:
-        return mask.crop(small_box).resize(crop.size, Image.Resampling.BILINEAR)
-
-    # Soft edge from the full-size difference (anti-aliased), kept near the coarse subject;
-    # the coarse mask, shrunk, fills holes where the product matches its backdrop.
-    edge = _distance(rgb, subject.backdrop).point(lambda v: max(0, min(255, (v - 14) * 16)))
-    near = coarse(subject.mask.filter(ImageFilter.MaxFilter(5)))
-    inner = coarse(subject.mask.filter(ImageFilter.MinFilter(5)))
-    return Cutout(rgb, ImageChops.lighter(ImageChops.multiply(edge, near), inner))
 
 
 def paste_with_shadow(
@@ -162,85 +50,6 @@ def paste_with_shadow(
     shadow = shadow.resize((shadow.width * 8, shadow.height * 8), Image.Resampling.BILINEAR)
     canvas.paste((20, 20, 24), (at[0] - pad, at[1] - pad + round(h * 0.025)), shadow)
     canvas.paste(cut.rgb, at, cut.mask)
-
-
-def font(size: int) -> Face:
-    """Pillow's bundled scalable font at `size` px."""
-    return ImageFont.load_default(size=max(6, size))
-
-
-def fit_line(text: str, face: Face, max_width: float) -> str:
-    """The longest prefix of `text` (ellipsis added when cut) drawn within `max_width`."""
-    if not text or face.getlength(text) <= max_width:
-        return text
-    lo, hi = 0, len(text)
-    while lo < hi:  # binary search on the prefix length: text layout is the costly part
-        mid = (lo + hi + 1) // 2
-        if face.getlength(text[:mid].rstrip() + _ELLIPSIS) <= max_width:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[:lo].rstrip() + _ELLIPSIS if lo else ""
-
-
-def wrap_lines(text: str, face: Face, max_width: float, max_lines: int) -> list[str]:
-    """Greedy word wrap into at most `max_lines` lines, the last one truncated to fit."""
-    lines: list[str] = []
-    words = text.split()
-    while words and len(lines) < max_lines:
-        line = words.pop(0)
-        while words and face.getlength(f"{line} {words[0]}") <= max_width:
-            line = f"{line} {words.pop(0)}"
-        if len(lines) == max_lines - 1 and words:
-            line = f"{line} {' '.join(words)}"
-            words = []
-        lines.append(fit_line(line, face, max_width))
-    return lines
-
-
-def sandbox_mark_box(width: int, height: int) -> Box:
-    """Where `stamp_sandbox` draws its mark on a `width` x `height` image (top right)."""
-    text_px = max(9, round(min(width, height) * 0.028))
-    text_w = font(text_px).getlength("SANDBOX")
-    margin = max(3, round(min(width, height) * 0.02))
-    pad = text_px // 2
-    x1, y0 = width - margin, margin
-    return (max(0, round(x1 - text_w - 2 * pad)), y0, x1, y0 + text_px + pad)
-
-
-def stamp_sandbox(image: Image.Image) -> None:
-    """Draw the small ``SANDBOX`` pill that tells sandbox images from real ones."""
-    box = sandbox_mark_box(*image.size)
-    text_px = max(9, round(min(image.size) * 0.028))
-    draw, middle = ImageDraw.Draw(image), ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-    # Dark pill, light rim: readable on white canvases and on dark colour bands alike.
-    rim = max(1, text_px // 12)
-    draw.rounded_rectangle(box, (box[3] - box[1]) // 2, (32, 32, 36), (236, 236, 236), rim)
-    draw.text(middle, "SANDBOX", (255, 214, 10), font(text_px), anchor="mm")
-
-
-def stamp_watermark(image: Image.Image, text: str = "EcomViz") -> None:
-    """Draw a large translucent diagonal watermark across the middle of `image`."""
-    w, h = image.size
-    diagonal = math.hypot(w, h)
-    face = font(round(diagonal * 0.09))
-    layers = []
-    for stroke in (max(2, round(diagonal * 0.004)), 0):  # dark outline, then light letters
-        band = Image.new("L", (round(face.getlength(text) * 1.2), round(diagonal * 0.16)), 0)
-        middle = (band.width / 2, band.height / 2)
-        ImageDraw.Draw(band).text(middle, text, 255, face, anchor="mm", stroke_width=stroke)
-        angle = math.degrees(math.atan2(h, w))
-        layers.append(band.rotate(angle, Image.Resampling.BILINEAR, expand=True))
-    at = ((w - layers[0].width) // 2, (h - layers[0].height) // 2)
-    image.paste((0, 0, 0), at, layers[0].point(lambda v: v * 30 // 100))
-    image.paste((255, 255, 255), at, layers[1].point(lambda v: v * 55 // 100))
-
-
-def encode_jpeg(image: Image.Image) -> bytes:
-    """JPEG bytes with fixed settings and no metadata, so equal pixels give equal bytes."""
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=85, subsampling=2, progressive=False)
-    return out.getvalue()
 
 
 # Layouts: each returns the finished canvas; the caller stamps the mark and encodes it.
