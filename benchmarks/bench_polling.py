@@ -12,7 +12,7 @@ are judged on the worst of the seeds (1,000 by default), so jitter cannot hide a
 5 s, 60 s and 600 s are shown for information and are not targeted.
 
 By default the package's schedule is measured as it is. ``--initial/--growth/--maximum/
---jitter`` measure a candidate schedule instead, by wrapping ``ecomviz_nb.jobs.poll_delay`` in
+--jitter`` measure a candidate schedule instead, by wrapping ``ecomviz_nb.polling.poll_delay`` in
 this process only (patching the ``POLL_*`` constants alone would change nothing: they are bound
 as default arguments when the module is imported).
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ecomviz_nb as ev
-from ecomviz_nb import jobs
+from ecomviz_nb import job_base, jobs, polling
 from ecomviz_nb.jobs import GenerationJob
 from ecomviz_nb.ledger import JobRecord
 
@@ -224,7 +224,9 @@ def print_table(rows: Sequence[Row], seeds: int) -> None:
 
 def use_schedule(params: dict[str, float]) -> None:
     """Make ``wait()`` in this process use ``params`` (the package files are untouched)."""
-    jobs.poll_delay = functools.partial(_PACKAGE_POLL_DELAY, **params)  # type: ignore[assignment]
+    candidate = functools.partial(_PACKAGE_POLL_DELAY, **params)
+    # The wait loop reads it from job_base; retry_pause from polling.
+    job_base.poll_delay = polling.poll_delay = candidate  # type: ignore[assignment]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = measure((*TARGETED, *INFORMATIONAL), seeds)
     print_table(rows, seeds)
     print(f"({time.perf_counter() - started:.1f} s)")
-    jobs.poll_delay = _PACKAGE_POLL_DELAY
+    job_base.poll_delay = polling.poll_delay = _PACKAGE_POLL_DELAY
     return 0
 
 

@@ -7,12 +7,12 @@
 >>> product = job.wait(on_progress=ev.print_progress)
 """
 
+from __future__ import annotations
+
 import importlib
-import sys
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .client import AsyncClient, Client
 from .errors import (
     APIConnectionError,
     APIError,
@@ -29,16 +29,6 @@ from .errors import (
     ServerError,
     ValidationError,
 )
-from .jobs import (
-    AsyncGenerationJob,
-    AsyncTryOnJob,
-    GenerationJob,
-    ProgressEvent,
-    TryOnJob,
-    poll_delay,
-    print_progress,
-)
-from .ledger import JobLedger
 from .models import (
     Clothing,
     GeneratedImage,
@@ -48,22 +38,6 @@ from .models import (
     TryOnRequest,
     TryOnResult,
     Webhook,
-)
-from .runs import (
-    AdaptiveLimiter,
-    BatchItem,
-    BatchResult,
-    SweepPlan,
-    SweepResult,
-    SweepRun,
-    batch,
-    batch_async,
-    resume_batch,
-    resume_batch_async,
-    sweep,
-    sweep_async,
-    sweep_try_on,
-    sweep_try_on_async,
 )
 
 __all__ = [
@@ -101,6 +75,7 @@ __all__ = [
     "RateLimitError",
     "Report",
     "Sandbox",
+    "SandboxNotInstalled",
     "ServerError",
     "SweepPanel",
     "SweepPlan",
@@ -127,6 +102,7 @@ __all__ = [
     "product_card",
     "resume_batch",
     "resume_batch_async",
+    "sample_images",
     "show_images",
     "sweep",
     "sweep_async",
@@ -137,11 +113,37 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .cards import image_card, job_card, product_card, try_on_card
+    from .client import AsyncClient, Client
     from .comparison import compare, compare_product, compare_slider
     from .display import show_images
     from .inbox import WebhookInbox
+    from .jobs import (
+        AsyncGenerationJob,
+        AsyncTryOnJob,
+        GenerationJob,
+        ProgressEvent,
+        TryOnJob,
+        poll_delay,
+        print_progress,
+    )
+    from .ledger import JobLedger
     from .local import Sandbox, connect
     from .report import Report
+    from .runs import (
+        AdaptiveLimiter,
+        BatchItem,
+        BatchResult,
+        SweepPlan,
+        SweepResult,
+        SweepRun,
+        sweep,
+        sweep_async,
+        sweep_try_on,
+        sweep_try_on_async,
+    )
+    from .runs.batch import batch, batch_async, resume_batch, resume_batch_async
+    from .samples import sample_images
+    from .sandbox import SandboxNotInstalled
     from .widgets import (
         BatchPanel,
         ConnectPanel,
@@ -152,8 +154,8 @@ if TYPE_CHECKING:
         TryOnPanel,
     )
 
-# These pull in FastAPI, uvicorn, Pillow or ipywidgets: each loads when first asked for, so a
-# script that only uses the client never imports them.
+# Each loads when first asked for: a script that only uses the client never imports FastAPI,
+# Pillow or ipywidgets, and `import ecomviz_nb.sandbox` never loads the client, jobs or ledger.
 _LAZY = {
     "Sandbox": "local",
     "connect": "local",
@@ -174,6 +176,32 @@ _LAZY = {
     "SweepPanel": "widgets",
     "WebhookInbox": "inbox",
     "BatchPanel": "widgets",
+    "sample_images": "samples",
+    "AsyncClient": "client",
+    "Client": "client",
+    "AsyncGenerationJob": "jobs",
+    "AsyncTryOnJob": "jobs",
+    "GenerationJob": "jobs",
+    "ProgressEvent": "jobs",
+    "TryOnJob": "jobs",
+    "poll_delay": "jobs",
+    "print_progress": "jobs",
+    "JobLedger": "ledger",
+    "AdaptiveLimiter": "runs",
+    "BatchItem": "runs",
+    "BatchResult": "runs",
+    "SweepPlan": "runs",
+    "SweepResult": "runs",
+    "SweepRun": "runs",
+    "batch": "runs",
+    "batch_async": "runs",
+    "resume_batch": "runs",
+    "resume_batch_async": "runs",
+    "sweep": "runs",
+    "sweep_async": "runs",
+    "sweep_try_on": "runs",
+    "sweep_try_on_async": "runs",
+    "SandboxNotInstalled": "sandbox",
 }
 
 
@@ -185,16 +213,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*__all__, *(name for name in globals() if name.startswith("_"))})
-
-
-def _register_formatters() -> None:
-    """In IPython, show products, images, try-ons and jobs as cards (a bare ``product`` shows
-    its pictures). Outside IPython nothing is imported."""
-    if "IPython" not in sys.modules:
-        return
-    from .cards import register_formatters
-
-    register_formatters()
-
-
-_register_formatters()

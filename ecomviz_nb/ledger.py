@@ -20,15 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .models import JOB_KINDS, JobKind, is_job_kind
+
 __all__ = ["STATES", "JobLedger", "JobRecord"]
 
 STATES = ("submitting", "submitted", "completed", "failed", "rejected", "unknown")
 """Every state a ledger row can be in."""
 
-_SCHEMA = """
+_KINDS_SQL = ", ".join(f"'{kind}'" for kind in JOB_KINDS)
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
     id           TEXT PRIMARY KEY,
-    kind         TEXT NOT NULL CHECK (kind IN ('generate', 'tryon')),
+    kind         TEXT NOT NULL CHECK (kind IN ({_KINDS_SQL})),
     base_url     TEXT NOT NULL,
     remote_id    TEXT,
     request      TEXT NOT NULL,
@@ -75,8 +78,8 @@ class JobRecord:
     """One row of the ledger."""
 
     id: str
-    kind: str
-    """``generate`` or ``tryon``."""
+    kind: JobKind
+    """``generate`` or ``tryon`` (:data:`~ecomviz_nb.models.JOB_KINDS`)."""
     base_url: str
     remote_id: str | None
     """The product id (generate) or the try-on id the server gave."""
@@ -174,7 +177,14 @@ class JobLedger:
         remote_id: str | None = None,
         baseline: builtins.list[str] | None = None,
     ) -> JobRecord:
-        """Write a new job in state ``submitting`` and return it (call before sending)."""
+        """Write a new job in state ``submitting`` and return it (call before sending).
+
+        Args:
+            kind: ``generate`` or ``tryon`` (:data:`~ecomviz_nb.models.JobKind`).
+
+        Raises:
+            sqlite3.IntegrityError: ``kind`` is not a job kind; nothing was written.
+        """
         record = _new_record(kind, base_url, request, expected, remote_id, baseline)
         with self.connect(write=True) as conn:
             _insert(conn, record)
@@ -293,6 +303,9 @@ def _new_record(
     remote_id: str | None,
     baseline: list[str] | None,
 ) -> JobRecord:
+    if not is_job_kind(kind):  # the schema refuses it too; say so before opening the file
+        allowed = " or ".join(repr(k) for k in JOB_KINDS)
+        raise sqlite3.IntegrityError(f"kind={kind!r} is not a job kind: use {allowed}")
     now = time.time()
     return JobRecord(
         id="job_" + uuid.uuid4().hex[:16],

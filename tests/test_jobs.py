@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sqlite3
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 
 import ecomviz_nb as ev
+from ecomviz_nb import generation_job, job_base, polling, tryon_job, webhook_listeners
+from ecomviz_nb import jobs as jobs_module
 from ecomviz_nb.jobs import AsyncJobs, Jobs
 from ecomviz_nb.ledger import JobLedger, JobRecord
 
@@ -127,6 +130,20 @@ class SyncTryOnFeed(TryOnFeed):
 class AsyncTryOnFeed(TryOnFeed):
     async def get_try_on(self, vto_id: str) -> ev.TryOnResult:
         return self._next(vto_id)
+
+
+class ConfiguredSource:
+    """A feed that also says what its jobs are built with, as a client does."""
+
+    def __init__(self, feed: ProductFeed, options: dict[str, Any]) -> None:
+        self.feed = feed
+        self.options = options
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.feed, name)  # get_product, sync or async as the feed has it
+
+    def _job_options(self) -> dict[str, Any]:
+        return self.options
 
 
 def submitted(ledger: JobLedger, kind: str, **fields: Any) -> JobRecord:
@@ -334,6 +351,7 @@ async def test_generation_timeout_raises_with_partial_images(harness: Harness) -
     assert exc.job is job
     assert [img.file_path for img in exc.images] == ["gen/0.jpg", "gen/1.jpg"]
     assert job.id in str(exc)
+    assert str(exc).startswith("generation job ")  # the kind in words, not its code
 
 
 async def test_generation_timeout_never_sleeps_past_the_deadline(harness: Harness) -> None:
@@ -757,6 +775,46 @@ def test_async_jobs_returns_async_job_classes(ledger: JobLedger) -> None:
     assert [type(j) for j in jobs.list()] == [ev.AsyncTryOnJob, ev.AsyncGenerationJob]
 
 
+async def test_a_job_from_the_ledger_waits_with_its_sources_sleep_and_jitter(
+    harness: Harness,
+) -> None:
+    record = submitted(harness.ledger, "generate")
+    feed = AsyncProductFeed([0, 1, 3]) if harness.is_async else SyncProductFeed([0, 1, 3])
+    draws: list[float] = []
+
+    def rand() -> float:
+        draws.append(0.25)
+        return 0.25
+
+    sleep = harness.time.async_sleep if harness.is_async else harness.time.sleep
+    source = ConfiguredSource(feed, {"ledger": harness.ledger, "sleep": sleep, "rand": rand})
+    jobs = (AsyncJobs if harness.is_async else Jobs)(harness.ledger, source, BASE_URL)
+
+    job = jobs.get(record.id)
+    await harness.wait(job, timeout=None)
+
+    assert feed.polls == 3
+    assert len(harness.time.slept) == 2  # the source's sleep between the polls, not time.sleep
+    assert len(draws) == 2  # and its jitter, once per pause
+    assert harness.row(job).state == "completed"
+
+
+@pytest.mark.parametrize("jobs_cls", [Jobs, AsyncJobs])
+async def test_a_job_from_the_ledger_of_a_plain_source_records_into_that_ledger(
+    ledger: JobLedger, jobs_cls: type
+) -> None:
+    record = submitted(ledger, "generate")
+    feed = AsyncProductFeed([3]) if jobs_cls is AsyncJobs else SyncProductFeed([3])
+    job = jobs_cls(ledger, feed, BASE_URL).get(record.id)
+
+    result = job.wait(timeout=None)  # done at the first poll: nothing to sleep
+    if inspect.isawaitable(result):
+        await result
+
+    row = ledger.get(record.id)
+    assert row is not None and row.state == "completed" and row.done == 3
+
+
 @pytest.mark.parametrize("jobs_cls", [Jobs, AsyncJobs])
 def test_resumed_jobs_rebuild_their_requests_without_the_webhook_token(
     ledger: JobLedger, jobs_cls: type
@@ -813,3 +871,95 @@ async def test_resumed_async_jobs_wait_and_update_the_ledger(ledger: JobLedger) 
     assert result.status == "completed"
     states = {r.id: r.state for r in ledger.list()}
     assert states == {gen.id: "completed", vto.id: "completed"}
+
+
+# ---------------------------------------------------------------- one kind vocabulary, reprs
+
+
+def test_every_job_kind_is_its_ledger_rows_kind(ledger: JobLedger) -> None:
+    gen = submitted(ledger, "generate")
+    vto = submitted(ledger, "tryon")
+    for jobs in (Jobs(ledger, None, BASE_URL), AsyncJobs(ledger, None, BASE_URL)):
+        listed = {job.id: job for job in jobs.list()}
+        assert {job.kind for job in listed.values()} == {"generate", "tryon"}
+        for job in listed.values():
+            assert job.kind == job.record.kind
+        assert "Generation" in type(listed[gen.id]).__name__
+        assert "TryOn" in type(listed[vto.id]).__name__
+
+
+@pytest.mark.parametrize("kind", ["generation", "try-on", "Generate", ""])
+def test_the_ledger_refuses_a_kind_outside_the_vocabulary_naming_it(
+    ledger: JobLedger, kind: str
+) -> None:
+    with pytest.raises(sqlite3.IntegrityError) as info:
+        ledger.add(kind=kind, base_url=BASE_URL, request={}, expected=1)
+    assert repr(kind) in str(info.value) and "'generate' or 'tryon'" in str(info.value)
+    assert ledger.list() == []
+
+
+def test_job_reprs_are_short_and_name_kind_state_and_counts(ledger: JobLedger) -> None:
+    gen = submitted(ledger, "generate")
+    vto = submitted(ledger, "tryon")
+    job = ev.GenerationJob(gen, None)
+    job.images = [image("gen/0.jpg")]
+    text = repr(job)
+    assert text == f"<GenerationJob {gen.id} generate product=p1 submitted 1/3>"
+    assert "hooks.test" not in text and "whsec" not in text  # never the request or its webhook
+    assert (
+        repr(ev.AsyncTryOnJob(vto, None))
+        == f"<AsyncTryOnJob {vto.id} tryon vto=vto1 submitted 0/1>"
+    )
+
+
+def test_job_repr_quotes_a_hostile_server_id(ledger: JobLedger) -> None:
+    record = submitted(ledger, "tryon", remote_id="v1\x1b[31m <b>")
+    text = repr(ev.TryOnJob(record, None))
+    assert "\x1b" not in text and "<b>" in text  # text: escapes control codes, not markup
+    assert "vto='v1\\x1b[31m <b>'" in text
+
+
+# The names `from ecomviz_nb.jobs import X` reached before the module was split.
+JOBS_NAMES = (
+    "AsyncGenerationJob",
+    "AsyncJobs",
+    "AsyncTryOnJob",
+    "GenerationJob",
+    "Jobs",
+    "ProgressEvent",
+    "TryOnJob",
+    "WebhookListener",
+    "poll_delay",
+    "print_progress",
+    "register_listener",
+    "retry_pause",
+    "retry_status",
+    "unregister_listener",
+    "webhook_listeners",
+    "POLL_INITIAL",
+    "POLL_GROWTH",
+    "POLL_MAXIMUM",
+    "POLL_JITTER",
+    "Progress",
+    "ProductSource",
+    "AsyncProductSource",
+    "TryOnSource",
+    "AsyncTryOnSource",
+    "is_transient",
+)
+
+
+def test_the_jobs_import_path_still_reaches_every_name_it_did() -> None:
+    missing = [name for name in JOBS_NAMES if not hasattr(jobs_module, name)]
+    assert not missing
+    assert set(jobs_module.__all__) <= set(JOBS_NAMES)
+
+
+def test_jobs_and_the_split_modules_share_one_object_per_name() -> None:
+    # One registry: an inbox registering through one path is found by jobs through the other.
+    assert jobs_module.webhook_listeners is webhook_listeners.webhook_listeners
+    assert jobs_module.register_listener is webhook_listeners.register_listener
+    assert jobs_module.poll_delay is polling.poll_delay is ev.poll_delay
+    assert jobs_module.GenerationJob is generation_job.GenerationJob is ev.GenerationJob
+    assert jobs_module.AsyncTryOnJob is tryon_job.AsyncTryOnJob is ev.AsyncTryOnJob
+    assert issubclass(ev.GenerationJob, job_base.Job) and issubclass(ev.AsyncTryOnJob, job_base.Job)

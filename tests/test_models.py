@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import typing
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 import ecomviz_nb as ev
-from ecomviz_nb import models
+from ecomviz_nb import models, wire_requests, wire_results, wire_rules
 
 # ---------------------------------------------------------------- the reference's examples
 
@@ -1110,3 +1111,111 @@ def test_try_on_result_with_odd_shapes_does_not_crash() -> None:
     empty = ev.TryOnResult.from_wire(None, base_url=BASE_URL)
     assert empty.id == ""
     assert empty.status == "unknown"
+
+
+# ---------------------------------------------------------------- 7. short reprs, job kinds
+
+
+def test_product_repr_is_short_and_names_id_name_and_image_count() -> None:
+    product = ev.Product.from_wire(
+        {
+            "_id": "prod_123",
+            "productName": "Shirt",
+            "generatedImages": [{"filePath": f"gen/{i}.jpg?sig=abc"} for i in range(3)],
+            "aiAnalysis": {"summary": "x" * 5000},
+        },
+        base_url=BASE_URL,
+    )
+    assert repr(product) == "<Product prod_123 'Shirt' 3 images>"
+    assert repr(ev.Product(id="p1")) == "<Product p1 (no name) 0 images>"
+
+
+def test_image_and_try_on_reprs_leave_out_urls_and_payloads() -> None:
+    image = ev.GeneratedImage.from_wire(
+        {
+            "filePath": "uploads/prod/main-1.jpg?X-Signature=s3cr3t",
+            "generationParams": {"imageType": "main", "color": "red", "platform": "amazon"},
+        },
+        base_url=BASE_URL,
+    )
+    assert repr(image) == "<GeneratedImage main red amazon main-1.jpg>"
+    result = ev.TryOnResult.from_wire(
+        {"_id": "vto_9", "status": "processing", "generatedImages": ["a.jpg"]}, base_url=BASE_URL
+    )
+    assert repr(result) == "<TryOnResult vto_9 processing 1 image>"
+    for text in (repr(image), repr(result)):
+        assert "s3cr3t" not in text and BASE_URL not in text
+
+
+def test_reprs_quote_server_strings_so_control_codes_stay_text() -> None:
+    product = ev.Product.from_wire(
+        {"_id": "id with space", "productName": "<script>x</script>\x1b[2J\nfake line"},
+        base_url=BASE_URL,
+    )
+    text = repr(product)
+    assert "\x1b" not in text and "\n" not in text
+    assert text.startswith("<Product 'id with space' '<script>x</script>\\x1b[2J\\nfake line'")
+    long_name = ev.Product(id="p", name="n" * 500)
+    assert len(repr(long_name)) < 80
+
+
+def test_custom_reprs_keep_dataclass_equality() -> None:
+    def make(name: str) -> ev.Product:
+        return ev.Product.from_wire(
+            {"_id": "p", "productName": name, "generatedImages": ["a.jpg"]}, base_url=BASE_URL
+        )
+
+    assert make("Mug") == make("Mug")
+    assert make("Mug") != make("Cup")  # repr() of both starts alike; equality still compares all
+    assert ev.GeneratedImage("u", "f", color="red") != ev.GeneratedImage("u", "f", color="blue")
+    assert ev.TryOnResult("v", "completed") == ev.TryOnResult("v", "completed")
+
+
+def test_job_kinds_are_the_ledgers_and_the_sandboxs() -> None:
+    assert models.JOB_KINDS == ("generate", "tryon")
+    assert typing.get_args(models.JobKind) == models.JOB_KINDS
+    assert all(models.is_job_kind(kind) for kind in models.JOB_KINDS)
+    assert not any(models.is_job_kind(k) for k in ("generation", "try-on", "Generate", None, 1))
+
+
+# The names `from ecomviz_nb.models import X` reached before the module was split in three.
+MODELS_NAMES = (
+    "GENERATE_IMAGE_TYPES",
+    "HEIGHT_RANGE_CM",
+    "IMAGE_TYPES",
+    "JOB_KINDS",
+    "RECOMMENDED_ASPECT_RATIOS",
+    "TERMINAL_FAILED_STATUSES",
+    "VTO_ASPECT_RATIOS",
+    "WEIGHT_RANGE_KG",
+    "Clothing",
+    "CreateProductRequest",
+    "GenerateRequest",
+    "GeneratedImage",
+    "ImageSpec",
+    "JobKind",
+    "Product",
+    "TryOnRequest",
+    "TryOnResult",
+    "Webhook",
+    "check_id",
+    "check_webhook_reachable",
+    "is_job_kind",
+    "parse_time",
+    "resolve_url",
+)
+
+
+def test_the_models_import_path_still_reaches_every_name_it_did() -> None:
+    missing = [name for name in MODELS_NAMES if not hasattr(models, name)]
+    assert not missing
+    assert sorted(models.__all__) == sorted(set(MODELS_NAMES) - {"parse_time", "resolve_url"})
+
+
+def test_models_and_the_wire_modules_share_one_object_per_name() -> None:
+    assert models.GenerateRequest is wire_requests.GenerateRequest is ev.GenerateRequest
+    assert models.Webhook is wire_rules.Webhook is ev.Webhook
+    assert models.Product is wire_results.Product is ev.Product
+    assert models.resolve_url is wire_results.resolve_url
+    assert models.check_webhook_reachable is wire_rules.check_webhook_reachable
+    assert models.VTO_ASPECT_RATIOS is wire_rules.VTO_ASPECT_RATIOS

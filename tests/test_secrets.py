@@ -55,18 +55,8 @@ async def invoke(client: AnyClient, operation: Callable[[Any], Any]) -> Any:
 
 
 async def wait(job: Any) -> Any:
-    job._sleep = _no_sleep_for(job)
+    """Wait for a job of either client (its client's recording sleep: no real waiting)."""
     return await invoke(job, lambda j: j.wait())
-
-
-def _no_sleep_for(job: Any) -> Callable[[float], Any]:
-    if isinstance(job, ev.AsyncGenerationJob | ev.AsyncTryOnJob):
-
-        async def asleep(seconds: float) -> None:
-            return None
-
-        return asleep
-    return lambda seconds: None
 
 
 def everything_shown(exc: BaseException) -> str:

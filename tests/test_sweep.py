@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from html.parser import HTMLParser
 from itertools import combinations
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
+from support import assert_inert, sandbox_jobs, set_faults
 
 import ecomviz_nb as ev
 from ecomviz_nb.attribution import RunKey
@@ -23,45 +23,10 @@ BASE = ev.GenerateRequest([ev.ImageSpec("main", count=1, aspect_ratio="1:1")])
 SHIRT = "/samples/products/tshirt-red.jpg"
 
 
-def set_faults(sb: ev.Sandbox, **switches: Any) -> None:
-    response = httpx.put(f"{sb.url}/_sandbox/config", json=switches, timeout=10)
-    assert response.status_code == 200, response.text
-
-
-def sandbox_jobs(sb: ev.Sandbox, kind: str) -> list[dict[str, Any]]:
-    jobs = httpx.get(f"{sb.url}/_sandbox/jobs", timeout=10).json()["jobs"]
-    return [j for j in jobs if j["kind"] == kind]
-
-
 def measured_ratio(image: ev.GeneratedImage) -> str:
     data = httpx.get(image.url, timeout=10).content
     with Image.open(io.BytesIO(data)) as picture:
         return aspect_label(*picture.size)
-
-
-class Collect(HTMLParser):
-    """Tags, image sources and text of a fragment."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.srcs: list[str] = []
-        self.attrs: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs += [name for name, _ in attrs]
-        self.srcs += [v or "" for k, v in attrs if tag == "img" and k == "src"]
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(markup: str) -> Collect:
-    parser = Collect()
-    parser.feed(markup)
-    return parser
 
 
 @pytest.fixture
@@ -193,7 +158,25 @@ def test_dry_run_sends_nothing_and_tells_the_bill() -> None:
     assert (plan.run_count, plan.image_count, plan.groups) == (4, 12, 2)
     assert "4 runs, 12 images" in plan.describe()
     assert "nothing sent" in plan._repr_html_()
+    assert plan.kind == "generate" and "generate sweep plan" in plan._repr_html_()
     assert sent == []
+
+
+def test_try_on_dry_run_plan_is_of_kind_tryon_and_shown_as_a_try_on() -> None:
+    base = ev.TryOnRequest("https://img.test/p.jpg", ["https://img.test/c.jpg"])
+    plan = ev.sweep_try_on(None, base, vary={"height": [160, 180]}, dry_run=True)
+    assert isinstance(plan, ev.SweepPlan)
+    assert plan.kind == "tryon" and plan.kind_label == "try-on"
+    assert "try-on sweep plan" in plan._repr_html_()
+    assert repr(plan).startswith("<SweepPlan tryon: 2 runs, 2 images")
+
+
+@pytest.mark.parametrize("kind", ["try-on", "generation", "video", None])
+def test_a_plan_refuses_a_kind_outside_the_vocabulary(kind: Any) -> None:
+    with pytest.raises(ev.ValidationError) as info:
+        ev.SweepPlan(kind, [], {})
+    assert info.value.field == "kind" and info.value.value == kind
+    assert "generate, tryon" in str(info.value)
 
 
 # ---------------------------------------------------------------- against the sandbox
@@ -222,7 +205,9 @@ def test_sweep_runs_keep_their_own_images_and_overlapping_runs_take_turns(
     paths = [img.file_path for img in result.images]
     assert len(set(paths)) == 6
     # No run was sent twice: the sandbox holds exactly one job per run.
-    assert len(sandbox_jobs(paced, "generate")) == 6
+    assert len(sandbox_jobs(paced, kind="generate")) == 6
+    assert result.kind == "generate"
+    assert {run.job.kind for run in result.runs} == {"generate"}
     # Runs whose images could mix were never in flight at once: each overlapping pair's
     # ledger rows show the later one submitted after the earlier one was seen complete.
     rows = {r.job.id: client.ledger.get(r.job.id) for r in result.runs}
@@ -290,7 +275,7 @@ def test_a_refused_run_fails_with_the_servers_message_and_others_go_on(
     assert refused.state == "failed"
     assert refused.error is not None and "HTTP 422" in refused.error
     assert fine.state == "completed"
-    assert len(sandbox_jobs(paced, "generate")) == 1
+    assert len(sandbox_jobs(paced, kind="generate")) == 1
 
 
 def test_try_on_sweep_gives_each_combination_its_picture(paced: ev.Sandbox) -> None:
@@ -307,8 +292,14 @@ def test_try_on_sweep_gives_each_combination_its_picture(paced: ev.Sandbox) -> N
     for run in result.runs:
         (image,) = run.images
         assert measured_ratio(image) == run.params["aspect_ratio"]
-    heights = sorted(j["request"]["height"] for j in sandbox_jobs(paced, "tryon"))
+    heights = sorted(j["request"]["height"] for j in sandbox_jobs(paced, kind="tryon"))
     assert heights == [160, 160, 180, 180]
+    # One vocabulary: the sweep, its jobs, their ledger rows and the sandbox say "tryon".
+    assert result.kind == "tryon"
+    assert {(run.job.kind, client.ledger.get(run.job.id).kind) for run in result.runs} == {
+        ("tryon", "tryon")
+    }
+    assert "Try-on sweep: height x aspect_ratio" in result.matrix_html()
     labels = [label for label, _ in result.sources]
     assert labels == ["person", "clothing 1"]
 
@@ -328,9 +319,7 @@ def test_matrix_escapes_hostile_values_and_embeds_every_image(sandbox: ev.Sandbo
     assert isinstance(result, ev.SweepResult)
     assert result.summary()["completed"] == 2
     markup = result._repr_html_()
-    found = parse(markup)
-    assert "script" not in found.tags
-    assert not [a for a in found.attrs if a.startswith("on")]
+    found = assert_inert(markup)  # no <script>, no on* attribute
     assert len(found.srcs) == 1 + 2  # the source, then one image per run
     assert all(src.startswith("data:image/jpeg;base64,") for src in found.srcs)
     assert hostile in "".join(found.text)  # shown, as text
@@ -344,10 +333,9 @@ def test_sweep_goes_into_a_report_as_its_matrix(sandbox: ev.Sandbox, tmp_path: A
     report = ev.Report("Sweep report").add(result)
     assert "2 images" in repr(report)
     page = report.save(tmp_path / "r.html").read_text()
-    found = parse(page)
+    found = assert_inert(page)  # no <script>, no on* attribute
     assert "Generate sweep: aspect_ratio" in page
     assert len([s for s in found.srcs if s.startswith("data:image/")]) == 2
-    assert "script" not in found.tags
 
 
 def test_rows_and_to_dataframe(sandbox: ev.Sandbox) -> None:

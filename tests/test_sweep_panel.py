@@ -209,7 +209,7 @@ async def test_try_on_mode_sweeps_height_and_ratio(client: ev.Client, sandbox: e
 
     panel.run_button.click()
     await finish(panel)
-    assert panel.result is not None and panel.result.kind == "try-on"
+    assert panel.result is not None and panel.result.kind == "tryon"
     assert "4 of 4 runs completed" in panel.status.value
     assert rows(panel.matrix.value) == 4
     images = srcs(panel.matrix.value)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..batch_ledger import ItemRow
 from ..models import GeneratedImage, GenerateRequest, Product
+from ..reprs import RichRepr
 
 __all__ = ["BatchItem", "BatchResult"]
 
@@ -54,8 +55,9 @@ class BatchItem:
         return f"BatchItem({self.label!r}, state={self.state!r}, {len(self.images)} images{why})"
 
 
-class BatchResult:
-    """A batch: its items and counts; a bare ``result`` in a notebook shows counts and a grid.
+class BatchResult(RichRepr):
+    """A batch: its items and counts; a bare ``result`` in a notebook shows counts and a grid
+    (or, if that cannot be drawn, its text).
 
     ``ev.Report(...).add(result)`` puts it into a report; ``result.to_csv(path)`` writes one row
     per item.
@@ -179,17 +181,15 @@ class BatchResult:
             f"{len(self.items)} items</div><div>{html.escape(' · '.join(parts))}</div>"
         )
 
-    def _repr_html_(self) -> str:
-        try:
-            from ..display import show_images
+    def _render_html(self) -> str:
+        from ..display import show_images
 
-            grid = str(show_images(self.latest(), size=128)) if self.latest() else ""
-            problems = "".join(
-                f"<li>{html.escape(item.label)}: {html.escape(item.state)} — "
-                f"{html.escape(item.error or '')}</li>"
-                for item in [*self.failed, *self.unknown][:20]
-            )
-            listed = f"<ul style='color:#b00020'>{problems}</ul>" if problems else ""
-            return f"<div>{self.counts_html()}{listed}{grid}</div>"
-        except Exception as exc:  # a repr must never raise
-            return f"<pre>{html.escape(repr(self))}\n({html.escape(str(exc))})</pre>"
+        latest = self.latest()
+        grid = str(show_images(latest, size=128)) if latest else ""
+        problems = "".join(
+            f"<li>{html.escape(item.label)}: {html.escape(item.state)} — "
+            f"{html.escape(item.error or '')}</li>"
+            for item in [*self.failed, *self.unknown][:20]
+        )
+        listed = f"<ul style='color:#b00020'>{problems}</ul>" if problems else ""
+        return f"<div>{self.counts_html()}{listed}{grid}</div>"

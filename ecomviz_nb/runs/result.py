@@ -4,25 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import Product, TryOnRequest
+from ..errors import ValidationError
+from ..models import JOB_KINDS, JobKind, Product, TryOnRequest, is_job_kind
+from ..reprs import RichRepr
 from .plan import SweepRun, waves
 
 __all__ = ["SweepPlan", "SweepResult"]
 
 
-class SweepPlan:
+_KIND_WORDS: dict[str, str] = {"generate": "generate", "tryon": "try-on"}
+
+
+class SweepPlan(RichRepr):
     """The runs a sweep would send, validated; nothing has been sent.
 
     ``plan.run_count`` and ``plan.image_count`` are the bill; ``plan.groups`` is how many runs
-    at most must go one after another because their images could be mixed up.
+    at most must go one after another because their images could be mixed up. In a notebook a
+    bare plan shows its table; if that cannot be drawn, its text.
     """
 
     def __init__(self, kind: str, runs: list[SweepRun], vary: dict[str, Any]) -> None:
-        self.kind = kind
-        """``generate`` or ``try-on``."""
+        if not is_job_kind(kind):
+            raise ValidationError("kind", kind, "one of " + ", ".join(JOB_KINDS))
+        self.kind: JobKind = kind
+        """``generate`` or ``tryon``, as in the job ledger."""
         self.runs = runs
         self.vary = vary
         """The varied fields and their values, as given."""
+
+    @property
+    def kind_label(self) -> str:
+        """The kind in words, for titles: ``generate`` or ``try-on``."""
+        return _KIND_WORDS.get(self.kind, str(self.kind))
 
     @property
     def axes(self) -> list[str]:
@@ -51,10 +64,10 @@ class SweepPlan:
     def __repr__(self) -> str:
         return f"<SweepPlan {self.kind}: {self.describe()}; nothing sent>"
 
-    def _repr_html_(self) -> str:
+    def _render_html(self) -> str:
         from .matrix import plan_html
 
-        return plan_html(self.runs, self.axes, self.kind)
+        return plan_html(self.runs, self.axes, self.kind_label)
 
 
 class SweepResult(SweepPlan):
@@ -100,7 +113,7 @@ class SweepResult(SweepPlan):
     @property
     def sources(self) -> list[tuple[str, str]]:
         """``(label, url)`` of the source pictures: the product's, or the person and clothing."""
-        if self.kind == "try-on" and self.runs:
+        if self.kind == "tryon" and self.runs:
             request = self.runs[0].request
             assert isinstance(request, TryOnRequest)
             varied_person = "person_image_url" in self.vary
@@ -136,17 +149,11 @@ class SweepResult(SweepPlan):
         from .matrix import matrix_html
 
         if title is None:
-            title = f"{self.kind.capitalize()} sweep: " + " x ".join(self.axes)
+            title = f"{self.kind_label.capitalize()} sweep: " + " x ".join(self.axes)
         return matrix_html(self.runs, self.axes, self.sources, title=title, height=height)
 
-    def _repr_html_(self) -> str:
-        try:
-            return self.matrix_html()
-        except Exception as exc:  # a repr must never raise
-            import html
-
-            why = html.escape(str(exc))
-            return f"<pre>{html.escape(repr(self))}\n(matrix unavailable: {why})</pre>"
+    def _render_html(self) -> str:
+        return self.matrix_html()
 
     def to_dataframe(self) -> Any:
         """One row per run: the varied values, state, images, error, job id (needs pandas)."""

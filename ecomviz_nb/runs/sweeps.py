@@ -362,8 +362,8 @@ async def sweep_try_on_async(
     runs = plan_try_on(base_request, vary)
     _check_concurrency(concurrency)
     if dry_run:
-        return SweepPlan("try-on", runs, dict(vary))
-    result = SweepResult("try-on", runs, dict(vary))
+        return SweepPlan("tryon", runs, dict(vary))
+    result = SweepResult("tryon", runs, dict(vary))
     return await resume_async(
         client, result, concurrency=concurrency, timeout=timeout, on_update=on_update
     )
@@ -460,8 +460,8 @@ def sweep_try_on(
     runs = plan_try_on(base_request, vary)
     _check_concurrency(concurrency)
     if dry_run:
-        return SweepPlan("try-on", runs, dict(vary))
-    result = SweepResult("try-on", runs, dict(vary))
+        return SweepPlan("tryon", runs, dict(vary))
+    result = SweepResult("tryon", runs, dict(vary))
     return run_with_progress(client, result, progress, concurrency, timeout)
 
 
