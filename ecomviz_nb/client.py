@@ -22,7 +22,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -144,9 +144,14 @@ class _BaseClient:
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         home: str | None = None,
+        sleep: Callable[[float], Any] | None = None,
+        rand: Callable[[], float] | None = None,
     ) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError("max_retries", max_retries, "a whole number >= 0")
+        for name, seam in (("sleep", sleep), ("rand", rand)):
+            if seam is not None and not callable(seam):
+                raise ValidationError(name, seam, "a callable, or None for the default")
         config.configure_logging()
         self._token = config.resolve_token(token)
         self.base_url = config.resolve_base_url(base_url)
@@ -154,9 +159,10 @@ class _BaseClient:
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.max_retries = max_retries
         self.ledger = JobLedger(config.resolve_home(home) / "jobs.sqlite3")
-        self._rand: Callable[[], float] = random.random
+        self._rand: Callable[[], float] = random.random if rand is None else rand
+        self._job_sleep = sleep  # None: the jobs this client returns keep their own default
         self._owns_http = True
-        self.turns = ProductScheduler(self.ledger, self.base_url)
+        self.turns = ProductScheduler(self.ledger, self.base_url, rand=self._rand)
         """Who goes next on a product: see :mod:`ecomviz_nb.scheduler`."""
 
     def __repr__(self) -> str:
@@ -171,10 +177,23 @@ class _BaseClient:
             "home": str(self.ledger.path.parent),
         }
 
+    def _job_options(self) -> dict[str, Any]:
+        """What the jobs this client returns are built with: its ledger, sleep and jitter."""
+        return {"ledger": self.ledger, "sleep": self._job_sleep, "rand": self._rand}
+
     @property
     def has_token(self) -> bool:
         """Whether requests carry an ``Authorization`` header."""
         return self._token is not None
+
+    @property
+    def is_sandbox(self) -> bool:
+        """Whether the server is on this machine (``localhost``, ``127.x``, ``::1``...).
+
+        A heuristic on the base URL only (:func:`ecomviz_nb.config.is_local_server`): a
+        sandbox on another host reads as False, and nothing is asked of the server.
+        """
+        return config.is_local_server(self.base_url)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": f"ecomviz-nb/{__version__}"}
@@ -410,6 +429,14 @@ class Client(_BaseClient):
         max_retries: retries for GETs (and for POSTs that never reached the server).
         http_client: an ``httpx.Client`` to send with (proxies, tests); you keep closing it.
         home: folder of the job ledger; default ``$ECOMVIZ_HOME`` or ``~/.ecomviz``.
+        sleep: what waits between retries, for a product's turn and in the jobs this client
+            returns; default ``time.sleep``. Tests and simulations pass a recorder, as they can
+            to a job.
+        rand: the jitter source in [0, 1) for those waits; default ``random.random``.
+
+    Raises:
+        ValidationError: ``max_retries`` is not a whole number >= 0, or ``sleep`` / ``rand``
+            is not callable.
     """
 
     def __init__(
@@ -421,13 +448,21 @@ class Client(_BaseClient):
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
         home: str | None = None,
+        sleep: Callable[[float], Any] | None = None,
+        rand: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(
-            token, base_url=base_url, timeout=timeout, max_retries=max_retries, home=home
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            home=home,
+            sleep=sleep,
+            rand=rand,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, headers=self._headers())
-        self._sleep: Callable[[float], Any] = time.sleep
+        self._sleep: Callable[[float], Any] = time.sleep if sleep is None else sleep
         self.jobs = Jobs(self.ledger, self, self.base_url)
         """The job ledger's jobs for this server: ``client.jobs.list()``, ``.get(job_id)``."""
 
@@ -533,7 +568,7 @@ class Client(_BaseClient):
             self._mark_failed(record, exc)
             raise
         self._mark_submitted(record, payload)
-        return GenerationJob(record, self, ledger=self.ledger)
+        return GenerationJob(record, self, **self._job_options())
 
     def try_on(self, request: TryOnRequest | Mapping[str, Any]) -> TryOnJob:
         """Start a virtual try-on; returns a job to ``wait()`` on."""
@@ -545,7 +580,7 @@ class Client(_BaseClient):
             self._mark_failed(record, exc)
             raise
         self._mark_submitted(record, payload)
-        return TryOnJob(record, self, ledger=self.ledger)
+        return TryOnJob(record, self, **self._job_options())
 
     def get_try_on(self, vto_id: str) -> TryOnResult:
         """Fetch a try-on task's status and images."""
@@ -567,7 +602,11 @@ class Limiter(Protocol):
 
 
 class AsyncClient(_BaseClient):
-    """The asyncio twin of :class:`Client` on ``httpx.AsyncClient``; every method is awaitable."""
+    """The asyncio twin of :class:`Client` on ``httpx.AsyncClient``; every method is awaitable.
+
+    Takes the same arguments as :class:`Client`; ``http_client`` is an ``httpx.AsyncClient``
+    and ``sleep`` a coroutine function (default ``asyncio.sleep``).
+    """
 
     def __init__(
         self,
@@ -578,13 +617,21 @@ class AsyncClient(_BaseClient):
         max_retries: int = 2,
         http_client: httpx.AsyncClient | None = None,
         home: str | None = None,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+        rand: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(
-            token, base_url=base_url, timeout=timeout, max_retries=max_retries, home=home
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            home=home,
+            sleep=sleep,
+            rand=rand,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, headers=self._headers())
-        self._sleep: Callable[[float], Any] = asyncio.sleep
+        self._sleep: Callable[[float], Any] = asyncio.sleep if sleep is None else sleep
         self.limiter: Limiter | None = None
         """When set, every request takes one of its slots and reports 429s to it."""
         self.jobs = AsyncJobs(self.ledger, self, self.base_url)
@@ -680,7 +727,7 @@ class AsyncClient(_BaseClient):
             self._mark_failed(record, exc)
             raise
         self._mark_submitted(record, payload)
-        return AsyncGenerationJob(record, self, ledger=self.ledger)
+        return AsyncGenerationJob(record, self, **self._job_options())
 
     async def try_on(self, request: TryOnRequest | Mapping[str, Any]) -> AsyncTryOnJob:
         """See :meth:`Client.try_on`."""
@@ -692,7 +739,7 @@ class AsyncClient(_BaseClient):
             self._mark_failed(record, exc)
             raise
         self._mark_submitted(record, payload)
-        return AsyncTryOnJob(record, self, ledger=self.ledger)
+        return AsyncTryOnJob(record, self, **self._job_options())
 
     async def get_try_on(self, vto_id: str) -> TryOnResult:
         """See :meth:`Client.get_try_on`."""

@@ -1,15 +1,12 @@
-"""An in-memory EcomViz server for client tests: an ``httpx.MockTransport`` handler.
-
-It answers the five endpoints of the provider's reference with the reference's JSON envelopes,
-records every request it sees, and can be told to answer the next requests of a method with
-scripted replies (a status, a non-JSON body, or a raised ``httpx`` exception) before routing.
-"""
+"""An in-memory EcomViz API for client tests, and the sync/async flavour that drives a client."""
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
@@ -51,6 +48,9 @@ TRY_ON_BODY: dict[str, Any] = {
     "watermark": True,
     "webhook": {"url": "https://your-server.com/webhook", "token": "optional_secret_token"},
 }
+
+
+GENERATE_PATH = ["api", "products", "generate"]  # /api/products/{id}/generate without its id
 
 
 def generate_request() -> ev.GenerateRequest:
@@ -104,6 +104,11 @@ Reply = httpx.Response | type[httpx.HTTPError] | Callable[[httpx.Request], httpx
 class FakeAPI:
     """The handler of an ``httpx.MockTransport``: products and try-ons kept in dicts.
 
+    It answers the five endpoints of the provider's reference with the reference's JSON
+    envelopes, records every request it sees, and can be told to answer the next requests of a
+    method with scripted replies (a status, a non-JSON body, or a raised ``httpx`` exception)
+    before routing. Tests get one from the ``fake_api`` fixture.
+
     Attributes:
         requests: every request received, in order (scripted ones included).
         images_per_poll: None makes generated images appear at once; a number makes that many
@@ -124,7 +129,7 @@ class FakeAPI:
         self._scripted: dict[str, list[Reply]] = {"GET": [], "POST": []}
         self._counter = 0
 
-    # ---- set-up helpers
+    # ---- setting up
 
     def add_product(
         self, product_id: str = "p1", *, images: int = 0, **extra: Any
@@ -201,16 +206,7 @@ class FakeAPI:
             return self._create_product(self.body(request))
         if method == "GET" and len(parts) == 4 and parts[1:3] == ["api", "products"]:
             return self._get_product(parts[3])
-        if (
-            method == "POST"
-            and len(parts) == 5
-            and parts[1:3] + parts[4:]
-            == [
-                "api",
-                "products",
-                "generate",
-            ]
-        ):
+        if method == "POST" and len(parts) == 5 and parts[1:3] + parts[4:] == GENERATE_PATH:
             return self._generate(parts[3], self.body(request))
         if method == "POST" and parts[1:] == ["api", "vto", "generate-url"]:
             return self._try_on(self.body(request))
@@ -314,43 +310,86 @@ class FakeAPI:
         return httpx.Response(200, json={"success": True, "data": data})
 
 
-class SleepRecorder:
-    """A stand-in for ``time.sleep``: records the delays instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
+AnyClient = ev.Client | ev.AsyncClient
+T = TypeVar("T")
 
 
-class AsyncSleepRecorder:
-    """A stand-in for ``asyncio.sleep``: records the delays instead of sleeping."""
+@dataclass
+class Flavour:
+    """``ev.Client`` or ``ev.AsyncClient`` over a :class:`FakeAPI`, so one test body checks both.
 
-    def __init__(self) -> None:
-        self.delays: list[float] = []
+    Tests get one from the ``flavour`` fixture, once per flavour. Its clients record every wait
+    (retries, turns and the polls of the jobs they return) in ``slept`` and jitter at 0.5;
+    ``run`` turns what a client or job method returned into its result.
+    """
 
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
+    name: str
+    """``sync`` or ``async``."""
+    api: FakeAPI
+    slept: list[float] = field(default_factory=list)
+    """The delays its clients waited (retries, turns, job polls), in order; none was real."""
+    clients: list[AnyClient] = field(default_factory=list)
+    """Every client built here; the fixture closes them."""
+
+    @property
+    def is_async(self) -> bool:
+        """Whether this is the ``AsyncClient`` flavour."""
+        return self.name == "async"
+
+    @property
+    def cls(self) -> type[ev.Client] | type[ev.AsyncClient]:
+        """The client class of this flavour."""
+        return ev.AsyncClient if self.is_async else ev.Client
+
+    @property
+    def sleep(self) -> Callable[[float], Any]:
+        """The recording sleep of this flavour (a coroutine function for async)."""
+        return self._async_sleep if self.is_async else self.slept.append
+
+    async def _async_sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)  # inside the coroutine: a sleep never awaited records nothing
+
+    def http(self, handler: Callable[[httpx.Request], httpx.Response] | None = None) -> Any:
+        """An ``httpx`` client of this flavour whose transport is ``handler`` (the fake API)."""
+        transport = httpx.MockTransport(handler or self.api)
+        if self.is_async:
+            return httpx.AsyncClient(transport=transport)
+        return httpx.Client(transport=transport)
+
+    def client(self, token: str | None = TOKEN, **options: Any) -> Any:
+        """A client on the fake API at ``BASE_URL`` with the recording sleep and jitter 0.5."""
+        options = {"base_url": BASE_URL, "sleep": self.sleep, "rand": lambda: 0.5, **options}
+        return self.plain_client(token, **options)
+
+    def plain_client(self, token: str | None = None, **options: Any) -> Any:
+        """A client built with ``options`` only, sending to the fake API unless told otherwise."""
+        options.setdefault("http_client", self.http())
+        client = self.cls(token, **options)
+        self.clients.append(client)
+        return client
+
+    async def run(self, value: T | Awaitable[T]) -> T:
+        """The result of a call: awaited for async; only the async flavour may return awaitables."""
+        assert inspect.isawaitable(value) == self.is_async, f"{self.name} returned {value!r}"
+        if inspect.isawaitable(value):
+            return await value
+        return value
+
+    async def close(self, closable: Any) -> None:
+        """Close a client (ours or an ``httpx`` one) the way this flavour does."""
+        if self.is_async:
+            await closable.aclose()
+        else:
+            closable.close()
 
 
-def make_client(api: FakeAPI, *, token: str | None = TOKEN, **kwargs: Any) -> ev.Client:
-    """A sync client on ``api`` that records its retry sleeps in ``client._sleep.delays``."""
-    kwargs.setdefault("base_url", BASE_URL)
-    client = ev.Client(
-        token=token, http_client=httpx.Client(transport=httpx.MockTransport(api)), **kwargs
-    )
-    client._sleep = SleepRecorder()
-    client._rand = lambda: 0.5
+def make_client(api: FakeAPI, *, token: str | None = TOKEN, **options: Any) -> ev.Client:
+    """A sync client on ``api`` that never really waits, for tests that need no fixture."""
+    client: ev.Client = Flavour("sync", api).client(token, **options)
     return client
 
 
-def make_async_client(api: FakeAPI, *, token: str | None = TOKEN, **kwargs: Any) -> ev.AsyncClient:
-    """An async client on ``api`` that records its retry sleeps in ``client._sleep.delays``."""
-    kwargs.setdefault("base_url", BASE_URL)
-    client = ev.AsyncClient(
-        token=token, http_client=httpx.AsyncClient(transport=httpx.MockTransport(api)), **kwargs
-    )
-    client._sleep = AsyncSleepRecorder()
-    client._rand = lambda: 0.5
+def make_async_client(api: FakeAPI, *, token: str | None = TOKEN, **options: Any) -> ev.AsyncClient:
+    """An async client on ``api`` that never really waits, for tests that need no fixture."""
+    client: ev.AsyncClient = Flavour("async", api).client(token, **options)
     return client

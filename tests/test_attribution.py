@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from support import expect_line, python_scripts, send_line
 
 import ecomviz_nb as ev
 from ecomviz_nb import errors
@@ -496,7 +493,17 @@ def test_jobs_of_two_overlapping_runs_taken_in_turn_each_hold_only_their_own_ima
 # ---------------------------------------------------------------- ProductScheduler.pause
 
 
-def blocker_records(ledger: JobLedger, ages: Iterable[float], now: float) -> list[JobRecord]:
+NOW = 1_000_000.0
+"""The clock of ``scheduler_at_now``."""
+
+
+def scheduler_at_now(ledger: JobLedger) -> ProductScheduler:
+    """A scheduler whose clock stands still at ``NOW`` and whose jitter factor is 1."""
+    return ProductScheduler(ledger, BASE_URL, clock=lambda: NOW, rand=lambda: 0.5)
+
+
+def blocker_records(ledger: JobLedger, ages: Iterable[float]) -> list[JobRecord]:
+    """Runs in the ledger submitted ``ages`` seconds before ``NOW``."""
     made = []
     for age in ages:
         record = ledger.add(
@@ -506,7 +513,7 @@ def blocker_records(ledger: JobLedger, ages: Iterable[float], now: float) -> lis
             expected=2,
             remote_id=PRODUCT_ID,
         )
-        made.append(dataclasses.replace(record, submitted_at=now - age))
+        made.append(dataclasses.replace(record, submitted_at=NOW - age))
     return made
 
 
@@ -520,9 +527,8 @@ def test_queue_timeout_error_is_public_as_ev_queue_timeout_error() -> None:
 def test_pause_raises_queue_timeout_error_naming_the_blockers_once_the_limit_is_reached(
     ledger: JobLedger,
 ) -> None:
-    now = 1_000_000.0
-    blockers = blocker_records(ledger, [30, 5], now)
-    turns = ProductScheduler(ledger, BASE_URL, clock=lambda: now, rand=lambda: 0.5)
+    blockers = blocker_records(ledger, [30, 5])
+    turns = scheduler_at_now(ledger)
     for waited in (10.0, 12.5):
         with pytest.raises(QueueTimeoutError) as caught:
             turns.pause(blockers, waited=waited, limit=10.0)
@@ -537,9 +543,8 @@ def test_pause_raises_queue_timeout_error_naming_the_blockers_once_the_limit_is_
 def test_pause_returns_a_delay_paced_by_the_oldest_blocker_before_the_limit(
     ledger: JobLedger,
 ) -> None:
-    now = 1_000_000.0
-    blockers = blocker_records(ledger, [5, 100], now)
-    turns = ProductScheduler(ledger, BASE_URL, clock=lambda: now, rand=lambda: 0.5)
+    blockers = blocker_records(ledger, [5, 100])
+    turns = scheduler_at_now(ledger)
     paced = poll_delay(100, 0.5)
     assert paced == pytest.approx(5.0)  # 2 s + 0.03 s per second of the oldest blocker's age
     assert turns.pause(blockers, waited=0.0, limit=None) == pytest.approx(paced)
@@ -551,9 +556,8 @@ def test_pause_returns_a_delay_paced_by_the_oldest_blocker_before_the_limit(
 def test_pause_of_a_blocker_submitted_just_now_is_the_initial_poll_delay(
     ledger: JobLedger,
 ) -> None:
-    now = 1_000_000.0
-    (fresh,) = blocker_records(ledger, [-3], now)  # a clock a little behind another's
-    turns = ProductScheduler(ledger, BASE_URL, clock=lambda: now, rand=lambda: 0.5)
+    (fresh,) = blocker_records(ledger, [-3])  # a clock a little behind another's
+    turns = scheduler_at_now(ledger)
     assert turns.pause([fresh], waited=0.0, limit=None) == pytest.approx(2.0)
 
 
@@ -599,39 +603,11 @@ def test_reserve_from_two_processes_at_once_lets_exactly_one_overlapping_run_in(
         remote_id=PRODUCT_ID,
     )
     wires = [request(main(1, "1:1")).to_wire(), request(main(1, "9:16")).to_wire()]
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(RACER),
-                str(ledger.path),
-                BASE_URL,
-                PRODUCT_ID,
-                json.dumps(wire),
-            ],
-            env={**os.environ},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for wire in wires
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline() == "ready\n", proc.stderr and proc.stderr.read()
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+    argvs = ([str(ledger.path), BASE_URL, PRODUCT_ID, json.dumps(wire)] for wire in wires)
+    with python_scripts(RACER, *argvs) as procs:
+        expect_line(procs, "ready")
+        send_line(procs, "go")
         results = [proc.communicate(timeout=60) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     answers = []
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err

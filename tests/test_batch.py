@@ -29,12 +29,19 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from support import (
+    FAULTS_OFF,
+    assert_inert,
+    async_wait_until,
+    sandbox_get,
+    sandbox_jobs,
+    set_faults,
+    wait_until,
+)
 
 import ecomviz_nb as ev
 from ecomviz_nb.batch_ledger import BatchBook
@@ -72,28 +79,13 @@ def catalogue(sb: ev.Sandbox, count: int, prefix: str = "sku") -> list[dict[str,
     ]
 
 
-def set_faults(sb: ev.Sandbox, **switches: Any) -> None:
-    response = httpx.put(f"{sb.url}/_sandbox/config", json=switches, timeout=10)
-    assert response.status_code == 200, response.text
-
-
-FAULTS_OFF = {
-    "error_rate": 0.0,
-    "rate_limit_rate": 0.0,
-    "drop_rate": 0.0,
-    "slow_rate": 0.0,
-    "fail_job_rate": 0.0,
-}
-
-
 def generate_targets(sb: ev.Sandbox) -> Counter[str]:
     """Generate jobs the server holds, counted per product."""
-    jobs = httpx.get(f"{sb.url}/_sandbox/jobs", timeout=10).json()["jobs"]
-    return Counter(j["target"] for j in jobs if j["kind"] == "generate")
+    return Counter(j["target"] for j in sandbox_jobs(sb, kind="generate"))
 
 
 def product_count(sb: ev.Sandbox) -> int:
-    return int(httpx.get(f"{sb.url}/_sandbox/health", timeout=10).json()["products"])
+    return int(sandbox_get(sb, "/_sandbox/health")["products"])
 
 
 def stored_products(sb: ev.Sandbox) -> dict[str, list[str]]:
@@ -154,32 +146,6 @@ def record_limiters(monkeypatch: pytest.MonkeyPatch) -> list[AdaptiveLimiter]:
 
     monkeypatch.setattr(batch_module, "AdaptiveLimiter", Recording)
     return made
-
-
-class Collect(HTMLParser):
-    """Tags, attribute names, image sources and text of a fragment."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attrs: list[str] = []
-        self.srcs: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs += [name for name, _ in attrs]
-        self.srcs += [v or "" for k, v in attrs if tag == "img" and k == "src"]
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(markup: str) -> Collect:
-    parser = Collect()
-    parser.feed(markup)
-    parser.close()
-    return parser
 
 
 @pytest.fixture
@@ -286,18 +252,14 @@ def test_resume_after_sigkill_finishes_without_sending_anything_twice(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        at_kill: Counter[str] = Counter()
+
+        def first_completed() -> bool:
+            assert proc.poll() is None, proc.communicate()
+            found = book.load("killme") if (isolated_env / "jobs.sqlite3").exists() else None
+            return found is not None and any(row.state == "completed" for row in found[1])
+
         try:
-            deadline = time.monotonic() + 40
-            while True:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, f"no progress to kill at: {at_kill}"
-                found = book.load("killme") if (isolated_env / "jobs.sqlite3").exists() else None
-                if found is not None:
-                    at_kill = Counter(row.state for row in found[1])
-                    if at_kill["completed"] >= 1:
-                        break
-                time.sleep(0.05)
+            wait_until(first_completed, 40, "an item completed, to kill the batch at")
         finally:
             proc.send_signal(signal.SIGKILL)  # a no-op if it has ended already
             proc.communicate(timeout=10)
@@ -490,8 +452,7 @@ def test_items_naming_a_product_are_not_created_again_and_a_wire_request_is_take
     assert "items[3]" in typo.error and "'colour'" in typo.error
     assert product_count(calm) == 3  # nothing created, not even the typo's product
     assert generate_targets(calm) == Counter({p.id: 1 for p in made})
-    jobs = httpx.get(f"{calm.url}/_sandbox/jobs", timeout=10).json()["jobs"]
-    for job in jobs:
+    for job in sandbox_jobs(calm):
         assert job["request"]["platform"] == "amazon"
         assert job["request"]["imageType"] == [{"detail": 1, "aspectRatio": "4:3"}]
     for item, product in zip(existing, made, strict=True):
@@ -547,10 +508,7 @@ def test_batch_result_counts_exports_and_escapes_hostile_labels(
         else:
             assert row["error"] == item.error and row["images"] == "0"
 
-    markup = result._repr_html_()
-    found = parse(markup)
-    assert "script" not in found.tags
-    assert not [a for a in found.attrs if a.lower().startswith("on")]
+    found = assert_inert(result._repr_html_())
     assert len(found.srcs) == 3
     assert all(src.startswith("data:image/") for src in found.srcs)
     text = " ".join(found.text)
@@ -559,8 +517,7 @@ def test_batch_result_counts_exports_and_escapes_hostile_labels(
     assert "<i>exports</i>" in text
 
     page = ev.Report("x").add(result).save(tmp_path / "report.html").read_text(encoding="utf-8")
-    shown = parse(page)
-    assert "script" not in shown.tags
+    shown = assert_inert(page)
     assert shown.tags.count("figure") == 3  # a tile per completed item (thumb + larger view)
     assert shown.srcs and all(s.startswith("data:image/") for s in shown.srcs)
     assert hostile in " ".join(shown.text)
@@ -652,12 +609,13 @@ async def test_a_batch_paused_and_resumed_finishes_every_item(calm: ev.Sandbox) 
             control=control,
         )
     )
+
+    def two_finished() -> bool:
+        assert not task.done(), task.result()
+        return bool(seen) and seen[0].count("completed") == 2 and seen[0].in_flight == 0
+
     try:
-        deadline = time.monotonic() + 20
-        while not (seen and seen[0].count("completed") == 2 and seen[0].in_flight == 0):
-            assert not task.done(), task.result()
-            assert time.monotonic() < deadline, seen
-            await asyncio.sleep(0.05)
+        await async_wait_until(two_finished, 20, "two items completed, none in flight")
         await asyncio.sleep(0.1)  # both workers are back at the paused control
         assert not control.is_set()
         control.set()
@@ -689,12 +647,13 @@ async def test_resume_keeps_two_items_on_one_product_apart(calm: ev.Sandbox) -> 
             aclient, items, REQUEST, name="shared", concurrency=2, timeout=20, on_update=on_update
         )
     )
+
+    def one_holds_the_turn_one_waits() -> bool:
+        assert not task.done(), task.result()
+        return sorted(states) == ["submitted", "submitting"]
+
     try:
-        deadline = time.monotonic() + 10
-        while sorted(states) != ["submitted", "submitting"]:  # one holds the turn, one waits
-            assert not task.done(), task.result()
-            assert time.monotonic() < deadline, states
-            await asyncio.sleep(0.01)
+        await async_wait_until(one_holds_the_turn_one_waits, 10, "one item waiting for its turn")
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

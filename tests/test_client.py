@@ -1,4 +1,8 @@
-"""``ev.Client``: the requests it sends, its errors, retries, jobs and ledger, and its lifetime."""
+"""``ev.Client`` and ``ev.AsyncClient``: requests, errors, retries, jobs, ledger and lifetime.
+
+Every behaviour the two share runs once per flavour (the ``flavour`` fixture): ``flavour.run``
+awaits what the async client returns. Tests that hold for one flavour only come last, by name.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 import email.utils
 import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,10 +21,12 @@ from fake_api import (
     GENERATE_BODY,
     TOKEN,
     TRY_ON_BODY,
+    AnyClient,
     FakeAPI,
-    SleepRecorder,
+    Flavour,
     error,
     generate_request,
+    make_async_client,
     make_client,
     small_generate_request,
     try_on_request,
@@ -32,7 +38,8 @@ from ecomviz_nb import config
 retry_delay = ev.client.retry_delay
 parse_retry_after = ev.client.parse_retry_after
 
-Operation = Callable[[ev.Client], Any]
+# An operation returns a result (sync client) or an awaitable of it (async client).
+Operation = Callable[[Any], Any]
 
 OPERATIONS: dict[str, Operation] = {
     "create_product": lambda c: c.create_product(CREATE_PRODUCT_BODY["imageUrls"]),
@@ -53,41 +60,18 @@ GET_ENDPOINTS = {k: v for k, v in ENDPOINTS.items() if v[1] == "GET"}
 POST_ENDPOINTS = {k: v for k, v in ENDPOINTS.items() if v[1] == "POST"}
 
 
-@pytest.fixture
-def api() -> FakeAPI:
-    server = FakeAPI()
-    server.add_product("p1")
-    server.add_vto("vto_a")
-    return server
-
-
-@pytest.fixture
-def client(api: FakeAPI) -> Iterator[ev.Client]:
-    c = make_client(api)
-    yield c
-    c.close()
-
-
-def sleeps(client: ev.Client) -> list[float]:
-    recorder = client._sleep
-    assert isinstance(recorder, SleepRecorder)
-    return recorder.delays
-
-
-def mock_http(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
-    return httpx.Client(transport=httpx.MockTransport(handler))
-
-
 # ---------------------------------------------------------------- the exact requests
 
 
-def test_create_product_posts_the_reference_body(api: FakeAPI, client: ev.Client) -> None:
-    product = client.create_product(CREATE_PRODUCT_BODY["imageUrls"])
+async def test_create_product_posts_the_reference_body(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    product = await flavour.run(api_client.create_product(CREATE_PRODUCT_BODY["imageUrls"]))
 
-    [request] = api.requests
+    [request] = fake_api.requests
     assert request.method == "POST"
     assert str(request.url) == "https://api.test/api/products/url"
-    assert api.body(request) == CREATE_PRODUCT_BODY
+    assert fake_api.body(request) == CREATE_PRODUCT_BODY
     assert request.headers["content-type"] == "application/json"
     assert isinstance(product, ev.Product)
     assert product.id == "prod_1"
@@ -95,60 +79,72 @@ def test_create_product_posts_the_reference_body(api: FakeAPI, client: ev.Client
     assert product.colors == ["black", "white", "red"]
 
 
-def test_get_product_sends_a_get_to_the_product_path(api: FakeAPI, client: ev.Client) -> None:
-    product = client.get_product("p1")
+async def test_get_product_sends_a_get_to_the_product_path(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    product = await flavour.run(api_client.get_product("p1"))
 
-    [request] = api.requests
+    [request] = fake_api.requests
     assert request.method == "GET"
     assert str(request.url) == "https://api.test/api/products/p1"
     assert request.content == b""
     assert product.id == "p1"
 
 
-def test_generate_reads_the_product_then_posts_the_reference_body(
-    api: FakeAPI, client: ev.Client
+async def test_generate_reads_the_product_then_posts_the_reference_body(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
 ) -> None:
-    client.generate("p1", generate_request())
+    await flavour.run(api_client.generate("p1", generate_request()))
 
-    assert [(r.method, r.url.path) for r in api.requests] == [
+    assert [(r.method, r.url.path) for r in fake_api.requests] == [
         ("GET", "/api/products/p1"),
         ("POST", "/api/products/p1/generate"),
     ]
-    body = api.body(api.requests[1])
+    body = fake_api.body(fake_api.requests[1])
     assert body == GENERATE_BODY
     assert list(body) == list(GENERATE_BODY)
-    assert str(api.requests[1].url) == "https://api.test/api/products/p1/generate"
+    assert str(fake_api.requests[1].url) == "https://api.test/api/products/p1/generate"
 
 
-def test_generate_accepts_the_reference_json_as_a_dict(api: FakeAPI, client: ev.Client) -> None:
-    client.generate("p1", GENERATE_BODY)
+async def test_generate_accepts_the_reference_json_as_a_dict(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    await flavour.run(api_client.generate("p1", GENERATE_BODY))
 
-    [post] = api.calls("POST")
-    assert api.body(post) == GENERATE_BODY
+    [post] = fake_api.calls("POST")
+    assert fake_api.body(post) == GENERATE_BODY
 
 
-def test_try_on_posts_the_reference_body(api: FakeAPI, client: ev.Client) -> None:
-    client.try_on(try_on_request())
+async def test_try_on_posts_the_reference_body(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    await flavour.run(api_client.try_on(try_on_request()))
 
-    [request] = api.requests
+    [request] = fake_api.requests
     assert request.method == "POST"
     assert str(request.url) == "https://api.test/api/vto/generate-url"
-    body = api.body(request)
+    body = fake_api.body(request)
     assert body == TRY_ON_BODY
     assert list(body) == list(TRY_ON_BODY)
 
 
-def test_try_on_accepts_the_reference_json_as_a_dict(api: FakeAPI, client: ev.Client) -> None:
-    client.try_on(TRY_ON_BODY)
+async def test_try_on_accepts_the_reference_json_as_a_dict(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    await flavour.run(api_client.try_on(TRY_ON_BODY))
 
-    [request] = api.requests
-    assert api.body(request) == TRY_ON_BODY
+    [request] = fake_api.requests
+    assert fake_api.body(request) == TRY_ON_BODY
 
 
-def test_try_on_leaves_out_unset_optional_fields(api: FakeAPI, client: ev.Client) -> None:
-    client.try_on(ev.TryOnRequest("https://example.com/p.jpg", ["https://example.com/c.jpg"]))
+async def test_try_on_leaves_out_unset_optional_fields(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    request = ev.TryOnRequest("https://example.com/p.jpg", ["https://example.com/c.jpg"])
 
-    assert api.body(api.requests[0]) == {
+    await flavour.run(api_client.try_on(request))
+
+    assert fake_api.body(fake_api.requests[0]) == {
         "personImageUrl": "https://example.com/p.jpg",
         "clothingImageUrls": [{"url": "https://example.com/c.jpg"}],
         "aspectRatio": "2:3",
@@ -156,10 +152,12 @@ def test_try_on_leaves_out_unset_optional_fields(api: FakeAPI, client: ev.Client
     }
 
 
-def test_get_try_on_sends_a_get_to_the_vto_path(api: FakeAPI, client: ev.Client) -> None:
-    result = client.get_try_on("vto_a")
+async def test_get_try_on_sends_a_get_to_the_vto_path(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    result = await flavour.run(api_client.get_try_on("vto_a"))
 
-    [request] = api.requests
+    [request] = fake_api.requests
     assert request.method == "GET"
     assert str(request.url) == "https://api.test/api/vto/vto_a"
     assert isinstance(result, ev.TryOnResult)
@@ -167,41 +165,45 @@ def test_get_try_on_sends_a_get_to_the_vto_path(api: FakeAPI, client: ev.Client)
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
-def test_every_request_carries_the_bearer_token_and_accepts_json(
-    api: FakeAPI, client: ev.Client, name: str
+async def test_every_request_carries_the_bearer_token_and_accepts_json(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, name: str
 ) -> None:
-    OPERATIONS[name](client)
+    await flavour.run(OPERATIONS[name](api_client))
 
-    assert api.requests
-    for request in api.requests:
+    assert fake_api.requests
+    for request in fake_api.requests:
         assert request.headers["authorization"] == f"Bearer {TOKEN}"
         assert request.headers["accept"] == "application/json"
 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
-def test_no_authorization_header_is_sent_without_a_token(api: FakeAPI, name: str) -> None:
-    client = make_client(api, token=None)
+async def test_no_authorization_header_is_sent_without_a_token(
+    fake_api: FakeAPI, flavour: Flavour, name: str
+) -> None:
+    client = flavour.client(token=None)
 
-    OPERATIONS[name](client)
+    await flavour.run(OPERATIONS[name](client))
 
-    assert api.requests
-    for request in api.requests:
+    assert fake_api.requests
+    for request in fake_api.requests:
         assert "authorization" not in request.headers
         assert request.headers["accept"] == "application/json"
     assert client.has_token is False
 
 
-def test_ids_are_url_quoted_in_paths(api: FakeAPI, client: ev.Client) -> None:
+async def test_ids_are_url_quoted_in_paths(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
     odd = "p+1:é&=;@"
-    api.add_product(odd)
-    api.add_vto(odd)
+    fake_api.add_product(odd)
+    fake_api.add_vto(odd)
 
-    client.get_product(odd)
-    client.generate(odd, small_generate_request())
-    client.get_try_on(odd)
+    await flavour.run(api_client.get_product(odd))
+    await flavour.run(api_client.generate(odd, small_generate_request()))
+    await flavour.run(api_client.get_try_on(odd))
 
     quoted = "p%2B1%3A%C3%A9%26%3D%3B%40"
-    assert [r.url.raw_path.decode() for r in api.requests] == [
+    assert [r.url.raw_path.decode() for r in fake_api.requests] == [
         f"/api/products/{quoted}",
         f"/api/products/{quoted}",
         f"/api/products/{quoted}/generate",
@@ -209,86 +211,106 @@ def test_ids_are_url_quoted_in_paths(api: FakeAPI, client: ev.Client) -> None:
     ]
 
 
-def test_base_url_comes_from_the_argument(api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_base_url_comes_from_the_argument(
+    fake_api: FakeAPI, flavour: Flavour, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(config.ENV_BASE_URL, "https://env.example")
-    client = make_client(api, base_url="https://arg.example/")
+    client = flavour.client(base_url="https://arg.example/")
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
     assert client.base_url == "https://arg.example"
-    assert str(api.requests[0].url) == "https://arg.example/api/products/p1"
+    assert str(fake_api.requests[0].url) == "https://arg.example/api/products/p1"
 
 
-def test_base_url_comes_from_the_environment(api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_base_url_comes_from_the_environment(
+    fake_api: FakeAPI, flavour: Flavour, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(config.ENV_BASE_URL, "http://localhost:8765")
-    client = ev.Client(token=TOKEN, http_client=mock_http(api))
+    client = flavour.plain_client(TOKEN)
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
     assert client.base_url == "http://localhost:8765"
-    assert str(api.requests[0].url) == "http://localhost:8765/api/products/p1"
+    assert str(fake_api.requests[0].url) == "http://localhost:8765/api/products/p1"
 
 
-def test_base_url_defaults_to_the_public_api(api: FakeAPI) -> None:
-    client = ev.Client(token=TOKEN, http_client=mock_http(api))
+async def test_base_url_defaults_to_the_public_api(fake_api: FakeAPI, flavour: Flavour) -> None:
+    client = flavour.plain_client(TOKEN)
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
     assert client.base_url == "https://ecomviz.cloud"
-    assert str(api.requests[0].url) == "https://ecomviz.cloud/api/products/p1"
+    assert str(fake_api.requests[0].url) == "https://ecomviz.cloud/api/products/p1"
 
 
-def test_base_url_with_a_path_prefix_keeps_the_prefix(api: FakeAPI) -> None:
-    client = make_client(api, base_url="https://gw.example/ecomviz/")
-    api.script("GET", httpx.Response(200, json={"success": True, "data": {"_id": "p1"}}))
+async def test_base_url_with_a_path_prefix_keeps_the_prefix(
+    fake_api: FakeAPI, flavour: Flavour
+) -> None:
+    client = flavour.client(base_url="https://gw.example/ecomviz/")
+    fake_api.script("GET", httpx.Response(200, json={"success": True, "data": {"_id": "p1"}}))
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
-    assert str(api.requests[0].url) == "https://gw.example/ecomviz/api/products/p1"
+    assert str(fake_api.requests[0].url) == "https://gw.example/ecomviz/api/products/p1"
 
 
 @pytest.mark.parametrize("bad", ["ftp://api.test", "api.test", "https://", "https://a.test/?x=1"])
-def test_a_bad_base_url_is_a_validation_error(bad: str) -> None:
+async def test_a_bad_base_url_is_a_validation_error(flavour: Flavour, bad: str) -> None:
     with pytest.raises(ev.ValidationError):
-        ev.Client(token=TOKEN, base_url=bad)
+        flavour.cls(token=TOKEN, base_url=bad)
 
 
-def test_token_comes_from_the_environment(api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_token_comes_from_the_environment(
+    fake_api: FakeAPI, flavour: Flavour, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(config.ENV_TOKEN, "tok-from-env-42")
-    client = ev.Client(base_url=BASE_URL, http_client=mock_http(api))
+    client = flavour.plain_client(base_url=BASE_URL)
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
     assert client.has_token
-    assert api.requests[0].headers["authorization"] == "Bearer tok-from-env-42"
+    assert fake_api.requests[0].headers["authorization"] == "Bearer tok-from-env-42"
 
 
-def test_token_argument_wins_over_the_environment(
-    api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+async def test_token_argument_wins_over_the_environment(
+    fake_api: FakeAPI, flavour: Flavour, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(config.ENV_TOKEN, "tok-from-env-42")
-    client = ev.Client("tok-from-arg-7", base_url=BASE_URL, http_client=mock_http(api))
+    client = flavour.plain_client("tok-from-arg-7", base_url=BASE_URL)
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
-    assert api.requests[0].headers["authorization"] == "Bearer tok-from-arg-7"
+    assert fake_api.requests[0].headers["authorization"] == "Bearer tok-from-arg-7"
 
 
-def test_a_blank_environment_token_sends_no_authorization(
-    api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+async def test_a_blank_environment_token_sends_no_authorization(
+    fake_api: FakeAPI, flavour: Flavour, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(config.ENV_TOKEN, "   ")
-    client = ev.Client(base_url=BASE_URL, http_client=mock_http(api))
+    client = flavour.plain_client(base_url=BASE_URL)
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
-    assert "authorization" not in api.requests[0].headers
+    assert "authorization" not in fake_api.requests[0].headers
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
-def test_max_retries_must_be_a_whole_number(bad: Any) -> None:
-    with pytest.raises(ev.ValidationError):
-        ev.Client(token=TOKEN, base_url=BASE_URL, max_retries=bad)
+async def test_max_retries_must_be_a_whole_number(flavour: Flavour, bad: Any) -> None:
+    with pytest.raises(ev.ValidationError) as info:
+        flavour.cls(token=TOKEN, base_url=BASE_URL, max_retries=bad)
+
+    assert info.value.field == "max_retries"
+
+
+@pytest.mark.parametrize("seam", ["sleep", "rand"])
+async def test_sleep_and_rand_must_be_callable(flavour: Flavour, seam: str) -> None:
+    with pytest.raises(ev.ValidationError) as info:
+        flavour.cls(token=TOKEN, base_url=BASE_URL, **{seam: 0.5})
+
+    assert info.value.field == seam
+    assert info.value.value == 0.5
+    assert "callable" in str(info.value)
 
 
 # ---------------------------------------------------------------- bad input sends nothing
@@ -332,15 +354,15 @@ BAD_CALLS: dict[str, Operation] = {
 
 
 @pytest.mark.parametrize("name", list(BAD_CALLS))
-def test_bad_input_raises_validation_error_and_sends_nothing(
-    api: FakeAPI, client: ev.Client, name: str
+async def test_bad_input_raises_validation_error_and_sends_nothing(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, name: str
 ) -> None:
     with pytest.raises(ev.ValidationError) as info:
-        BAD_CALLS[name](client)
+        await flavour.run(BAD_CALLS[name](api_client))
 
     assert isinstance(info.value, ValueError)
-    assert api.requests == []
-    assert client.jobs.list() == []
+    assert fake_api.requests == []
+    assert api_client.jobs.list() == []
 
 
 def test_try_on_request_with_height_400_fails_when_built() -> None:
@@ -367,15 +389,15 @@ STATUS_ERRORS = [
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 @pytest.mark.parametrize(("status", "cls"), STATUS_ERRORS)
-def test_error_status_maps_to_its_exception(
-    api: FakeAPI, endpoint: str, status: int, cls: type[ev.APIError]
+async def test_error_status_maps_to_its_exception(
+    fake_api: FakeAPI, flavour: Flavour, endpoint: str, status: int, cls: type[ev.APIError]
 ) -> None:
     operation, method, path = ENDPOINTS[endpoint]
-    client = make_client(api, max_retries=0)
-    api.script(method, error(status, "the server says no"))
+    client = flavour.client(max_retries=0)
+    fake_api.script(method, error(status, "the server says no"))
 
     with pytest.raises(ev.APIError) as info:
-        operation(client)
+        await flavour.run(operation(client))
 
     exc = info.value
     assert type(exc) is cls
@@ -385,51 +407,59 @@ def test_error_status_maps_to_its_exception(
     assert exc.path == path
     assert "the server says no" in str(exc)
     assert str(status) in str(exc)
-    assert len(api.calls(method)) == 1
+    assert len(fake_api.calls(method)) == 1
 
 
-def test_rate_limit_error_carries_retry_after(api: FakeAPI) -> None:
-    client = make_client(api, max_retries=0)
-    api.script("GET", error(429, "slow down", **{"Retry-After": "7"}))
+async def test_rate_limit_error_carries_retry_after(fake_api: FakeAPI, flavour: Flavour) -> None:
+    client = flavour.client(max_retries=0)
+    fake_api.script("GET", error(429, "slow down", **{"Retry-After": "7"}))
 
     with pytest.raises(ev.RateLimitError) as info:
-        client.get_product("p1")
+        await flavour.run(client.get_product("p1"))
 
     assert info.value.retry_after == 7.0
 
 
-def test_rate_limit_error_without_retry_after_has_none(api: FakeAPI) -> None:
-    client = make_client(api, max_retries=0)
-    api.script("GET", error(429, "slow down"))
+async def test_rate_limit_error_without_retry_after_has_none(
+    fake_api: FakeAPI, flavour: Flavour
+) -> None:
+    client = flavour.client(max_retries=0)
+    fake_api.script("GET", error(429, "slow down"))
 
     with pytest.raises(ev.RateLimitError) as info:
-        client.get_product("p1")
+        await flavour.run(client.get_product("p1"))
 
     assert info.value.retry_after is None
 
 
-def test_non_json_error_body_gives_its_text_as_the_message(api: FakeAPI, client: ev.Client) -> None:
-    api.script("POST", httpx.Response(502, text="upstream exploded\n"))
+async def test_non_json_error_body_gives_its_text_as_the_message(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("POST", httpx.Response(502, text="upstream exploded\n"))
 
     with pytest.raises(ev.ServerError) as info:
-        client.create_product(CREATE_PRODUCT_BODY["imageUrls"])
+        await flavour.run(api_client.create_product(CREATE_PRODUCT_BODY["imageUrls"]))
 
     assert info.value.status_code == 502
     assert info.value.message == "upstream exploded"
     assert "upstream exploded" in str(info.value)
 
 
-def test_success_false_with_200_is_an_api_error(api: FakeAPI, client: ev.Client) -> None:
-    api.script("GET", httpx.Response(200, json={"success": False, "message": "Quota exceeded"}))
+async def test_success_false_with_200_is_an_api_error(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script(
+        "GET", httpx.Response(200, json={"success": False, "message": "Quota exceeded"})
+    )
 
     with pytest.raises(ev.APIError) as info:
-        client.get_product("p1")
+        await flavour.run(api_client.get_product("p1"))
 
     assert type(info.value) is ev.APIError
     assert info.value.status_code == 200
     assert info.value.message == "Quota exceeded"
     assert "Quota exceeded" in str(info.value)
-    assert len(api.requests) == 1
+    assert len(fake_api.requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -440,25 +470,27 @@ def test_success_false_with_200_is_an_api_error(api: FakeAPI, client: ev.Client)
     ],
     ids=["html", "json-list"],
 )
-def test_a_200_that_is_not_a_json_object_is_an_api_error(
-    api: FakeAPI, client: ev.Client, response: httpx.Response
+async def test_a_200_that_is_not_a_json_object_is_an_api_error(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, response: httpx.Response
 ) -> None:
-    api.script("GET", response)
+    fake_api.script("GET", response)
 
     with pytest.raises(ev.APIError) as info:
-        client.get_product("p1")
+        await flavour.run(api_client.get_product("p1"))
 
     assert type(info.value) is ev.APIError
     assert info.value.status_code == 200
     assert info.value.path == "/api/products/p1"
 
 
-def test_unauthorized_without_a_token_says_no_token_was_sent(api: FakeAPI) -> None:
-    client = make_client(api, token=None)
-    api.script("GET", error(401, "Unauthorized"))
+async def test_unauthorized_without_a_token_says_no_token_was_sent(
+    fake_api: FakeAPI, flavour: Flavour
+) -> None:
+    client = flavour.client(token=None)
+    fake_api.script("GET", error(401, "Unauthorized"))
 
     with pytest.raises(ev.AuthenticationError) as info:
-        client.get_product("p1")
+        await flavour.run(client.get_product("p1"))
 
     assert "no token was sent" in str(info.value)
 
@@ -467,133 +499,147 @@ def test_unauthorized_without_a_token_says_no_token_was_sent(api: FakeAPI) -> No
 
 
 @pytest.mark.parametrize("endpoint", list(GET_ENDPOINTS))
-def test_get_is_retried_after_503_then_succeeds(
-    api: FakeAPI, client: ev.Client, endpoint: str
+async def test_get_is_retried_after_503_then_succeeds(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, endpoint: str
 ) -> None:
     operation, method, path = GET_ENDPOINTS[endpoint]
-    api.script(method, error(503, "busy"))
+    fake_api.script(method, error(503, "busy"))
 
-    operation(client)
+    await flavour.run(operation(api_client))
 
-    assert [r.url.path for r in api.requests] == [path, path]
-    assert sleeps(client) == [retry_delay(0, rand=0.5)]
+    assert [r.url.path for r in fake_api.requests] == [path, path]
+    assert flavour.slept == [retry_delay(0, rand=0.5)]
 
 
-def test_get_after_429_waits_exactly_retry_after(api: FakeAPI, client: ev.Client) -> None:
-    api.script("GET", error(429, "slow down", **{"Retry-After": "2"}))
+async def test_get_after_429_waits_exactly_retry_after(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("GET", error(429, "slow down", **{"Retry-After": "2"}))
 
-    product = client.get_product("p1")
+    product = await flavour.run(api_client.get_product("p1"))
 
     assert product.id == "p1"
-    assert len(api.requests) == 2
-    assert sleeps(client) == [2.0]
+    assert len(fake_api.requests) == 2
+    assert flavour.slept == [2.0]
 
 
-def test_get_honours_retry_after_as_an_http_date(api: FakeAPI, client: ev.Client) -> None:
+async def test_get_honours_retry_after_as_an_http_date(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
     when = email.utils.formatdate(time.time() + 5, usegmt=True)
-    api.script("GET", error(503, "busy", **{"Retry-After": when}))
+    fake_api.script("GET", error(503, "busy", **{"Retry-After": when}))
 
-    client.get_product("p1")
+    await flavour.run(api_client.get_product("p1"))
 
-    [delay] = sleeps(client)
+    [delay] = flavour.slept
     assert 3.0 < delay <= 5.0
-    assert len(api.requests) == 2
+    assert len(fake_api.requests) == 2
 
 
 @pytest.mark.parametrize(("status", "cls"), [(429, ev.RateLimitError), (503, ev.ServerError)])
-def test_get_does_not_wait_out_a_retry_after_over_a_minute(
-    api: FakeAPI, client: ev.Client, status: int, cls: type[ev.APIError]
+async def test_get_does_not_wait_out_a_retry_after_over_a_minute(
+    fake_api: FakeAPI,
+    flavour: Flavour,
+    api_client: AnyClient,
+    status: int,
+    cls: type[ev.APIError],
 ) -> None:
-    api.script("GET", error(status, "come back later", **{"Retry-After": "120"}))
+    fake_api.script("GET", error(status, "come back later", **{"Retry-After": "120"}))
 
     with pytest.raises(cls) as info:
-        client.get_product("p1")
+        await flavour.run(api_client.get_product("p1"))
 
-    assert len(api.requests) == 1
-    assert sleeps(client) == []
+    assert len(fake_api.requests) == 1
+    assert flavour.slept == []
     if isinstance(info.value, ev.RateLimitError):
         assert info.value.retry_after == 120.0
 
 
-def test_get_gives_up_after_max_retries(api: FakeAPI) -> None:
-    client = make_client(api, max_retries=2)
-    api.script("GET", *[error(503, "still busy")] * 5)
+async def test_get_gives_up_after_max_retries(fake_api: FakeAPI, flavour: Flavour) -> None:
+    client = flavour.client(max_retries=2)
+    fake_api.script("GET", *[error(503, "still busy")] * 5)
 
     with pytest.raises(ev.ServerError) as info:
-        client.get_product("p1")
+        await flavour.run(client.get_product("p1"))
 
-    assert len(api.requests) == 3
-    assert sleeps(client) == [0.5, 1.0]
+    assert len(fake_api.requests) == 3
+    assert flavour.slept == [0.5, 1.0]
     assert info.value.message == "still busy"
 
 
-def test_get_rate_limited_until_retries_run_out_raises_rate_limit_error(api: FakeAPI) -> None:
-    client = make_client(api, max_retries=1)
-    api.script("GET", *[error(429, "slow down", **{"Retry-After": "3"})] * 3)
+async def test_get_rate_limited_until_retries_run_out_raises_rate_limit_error(
+    fake_api: FakeAPI, flavour: Flavour
+) -> None:
+    client = flavour.client(max_retries=1)
+    fake_api.script("GET", *[error(429, "slow down", **{"Retry-After": "3"})] * 3)
 
     with pytest.raises(ev.RateLimitError) as info:
-        client.get_product("p1")
+        await flavour.run(client.get_product("p1"))
 
-    assert len(api.requests) == 2
-    assert sleeps(client) == [3.0]
+    assert len(fake_api.requests) == 2
+    assert flavour.slept == [3.0]
     assert info.value.retry_after == 3.0
 
 
-def test_max_retries_zero_sends_once(api: FakeAPI) -> None:
-    client = make_client(api, max_retries=0)
-    api.script("GET", error(503, "busy"), httpx.ConnectError)
+async def test_max_retries_zero_sends_once(fake_api: FakeAPI, flavour: Flavour) -> None:
+    client = flavour.client(max_retries=0)
+    fake_api.script("GET", error(503, "busy"), httpx.ConnectError)
 
     with pytest.raises(ev.ServerError):
-        client.get_product("p1")
+        await flavour.run(client.get_product("p1"))
     with pytest.raises(ev.APIConnectionError):
-        client.get_product("p1")
+        await flavour.run(client.get_product("p1"))
 
-    assert len(api.requests) == 2
-    assert sleeps(client) == []
+    assert len(fake_api.requests) == 2
+    assert flavour.slept == []
 
 
 @pytest.mark.parametrize(
     "exc",
     [httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError],
 )
-def test_get_is_retried_after_a_transport_error(
-    api: FakeAPI, client: ev.Client, exc: type[httpx.HTTPError]
+async def test_get_is_retried_after_a_transport_error(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, exc: type[httpx.HTTPError]
 ) -> None:
-    api.script("GET", exc)
+    fake_api.script("GET", exc)
 
-    product = client.get_product("p1")
+    product = await flavour.run(api_client.get_product("p1"))
 
     assert product.id == "p1"
-    assert len(api.requests) == 2
-    assert sleeps(client) == [0.5]
+    assert len(fake_api.requests) == 2
+    assert flavour.slept == [0.5]
 
 
-def test_get_is_retried_after_408(api: FakeAPI, client: ev.Client) -> None:
-    api.script("GET", error(408, "request timeout"))
+async def test_get_is_retried_after_408(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("GET", error(408, "request timeout"))
 
-    client.get_product("p1")
+    await flavour.run(api_client.get_product("p1"))
 
-    assert len(api.requests) == 2
+    assert len(fake_api.requests) == 2
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
-def test_get_is_not_retried_after_a_client_error(
-    api: FakeAPI, client: ev.Client, status: int
+async def test_get_is_not_retried_after_a_client_error(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, status: int
 ) -> None:
-    api.script("GET", error(status, "no"))
+    fake_api.script("GET", error(status, "no"))
 
     with pytest.raises(ev.APIError):
-        client.get_product("p1")
+        await flavour.run(api_client.get_product("p1"))
 
-    assert len(api.requests) == 1
-    assert sleeps(client) == []
+    assert len(fake_api.requests) == 1
+    assert flavour.slept == []
 
 
-def test_get_connect_error_after_retries_was_never_sent(api: FakeAPI, client: ev.Client) -> None:
-    api.script("GET", *[httpx.ConnectError] * 3)
+async def test_get_connect_error_after_retries_was_never_sent(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("GET", *[httpx.ConnectError] * 3)
 
     with pytest.raises(ev.APIConnectionError) as info:
-        client.get_product("p1")
+        await flavour.run(api_client.get_product("p1"))
 
     exc = info.value
     assert type(exc) is ev.APIConnectionError
@@ -601,39 +647,48 @@ def test_get_connect_error_after_retries_was_never_sent(api: FakeAPI, client: ev
     assert exc.method == "GET"
     assert exc.path == "/api/products/p1"
     assert "ConnectError" in str(exc)
-    assert len(api.requests) == 3
+    assert len(fake_api.requests) == 3
 
 
-def test_get_read_timeout_after_retries_is_a_timeout_error(api: FakeAPI, client: ev.Client) -> None:
-    api.script("GET", *[httpx.ReadTimeout] * 3)
+async def test_get_read_timeout_after_retries_is_a_timeout_error(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("GET", *[httpx.ReadTimeout] * 3)
 
     with pytest.raises(ev.APITimeoutError) as info:
-        client.get_product("p1")
+        await flavour.run(api_client.get_product("p1"))
 
     assert isinstance(info.value, TimeoutError)
     assert isinstance(info.value, ev.APIConnectionError)
     assert info.value.maybe_sent is True
-    assert len(api.requests) == 3
+    assert len(fake_api.requests) == 3
 
 
-def test_retry_sleeps_grow_exponentially_up_to_the_cap(api: FakeAPI) -> None:
-    client = make_client(api, max_retries=6)
-    api.script("GET", *[error(500, "boom")] * 6)
+async def test_retry_sleeps_grow_exponentially_up_to_the_cap(
+    fake_api: FakeAPI, flavour: Flavour
+) -> None:
+    client = flavour.client(max_retries=6)
+    fake_api.script("GET", *[error(500, "boom")] * 6)
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
-    assert sleeps(client) == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
-    assert sleeps(client) == [retry_delay(i, rand=0.5) for i in range(6)]
+    assert flavour.slept == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert flavour.slept == [retry_delay(i, rand=0.5) for i in range(6)]
 
 
-def test_retry_sleeps_use_the_client_jitter(api: FakeAPI) -> None:
-    client = make_client(api, max_retries=2)
-    client._rand = lambda: 0.0
-    api.script("GET", httpx.ConnectError, error(503, "busy"))
+async def test_retry_sleeps_use_the_client_jitter(fake_api: FakeAPI, flavour: Flavour) -> None:
+    client = flavour.client(max_retries=2, rand=lambda: 0.0)
+    fake_api.script("GET", httpx.ConnectError, error(503, "busy"))
 
-    client.get_product("p1")
+    await flavour.run(client.get_product("p1"))
 
-    assert sleeps(client) == [0.25, 0.5]
+    assert flavour.slept == [0.25, 0.5]
+
+
+async def test_client_waits_with_time_sleep_or_asyncio_sleep_by_default(flavour: Flavour) -> None:
+    client = flavour.plain_client(TOKEN, base_url=BASE_URL)
+
+    assert client._sleep is (asyncio.sleep if flavour.is_async else time.sleep)
 
 
 # ---------------------------------------------------------------- retries: POST
@@ -641,108 +696,112 @@ def test_retry_sleeps_use_the_client_jitter(api: FakeAPI) -> None:
 
 @pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
 @pytest.mark.parametrize("status", [500, 503])
-def test_post_is_not_resent_after_a_server_error(
-    api: FakeAPI, client: ev.Client, endpoint: str, status: int
+async def test_post_is_not_resent_after_a_server_error(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, endpoint: str, status: int
 ) -> None:
     operation, _, path = POST_ENDPOINTS[endpoint]
-    api.script("POST", error(status, "oops"))
+    fake_api.script("POST", error(status, "oops"))
 
     with pytest.raises(ev.ServerError) as info:
-        operation(client)
+        await flavour.run(operation(api_client))
 
-    assert len(api.calls("POST")) == 1
+    assert len(fake_api.calls("POST")) == 1
     assert info.value.path == path
-    assert sleeps(client) == []
+    assert flavour.slept == []
 
 
 @pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
-def test_post_is_not_resent_after_a_read_timeout(
-    api: FakeAPI, client: ev.Client, endpoint: str
+async def test_post_is_not_resent_after_a_read_timeout(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, endpoint: str
 ) -> None:
     operation, _, path = POST_ENDPOINTS[endpoint]
-    api.script("POST", httpx.ReadTimeout)
+    fake_api.script("POST", httpx.ReadTimeout)
 
     with pytest.raises(ev.APITimeoutError) as info:
-        operation(client)
+        await flavour.run(operation(api_client))
 
     exc = info.value
     assert exc.maybe_sent is True
     assert exc.method == "POST"
     assert exc.path == path
     assert "not resent" in str(exc)
-    assert len(api.calls("POST")) == 1
-    assert sleeps(client) == []
+    assert len(fake_api.calls("POST")) == 1
+    assert flavour.slept == []
 
 
 @pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
-def test_post_is_not_resent_after_a_dropped_connection(
-    api: FakeAPI, client: ev.Client, endpoint: str
+async def test_post_is_not_resent_after_a_dropped_connection(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, endpoint: str
 ) -> None:
     operation, _, _ = POST_ENDPOINTS[endpoint]
-    api.script("POST", httpx.RemoteProtocolError)
+    fake_api.script("POST", httpx.RemoteProtocolError)
 
     with pytest.raises(ev.APIConnectionError) as info:
-        operation(client)
+        await flavour.run(operation(api_client))
 
     assert type(info.value) is ev.APIConnectionError
     assert info.value.maybe_sent is True
     assert "not resent" in str(info.value)
-    assert len(api.calls("POST")) == 1
+    assert len(fake_api.calls("POST")) == 1
 
 
 @pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
 @pytest.mark.parametrize("exc", [httpx.ConnectError, httpx.ConnectTimeout])
-def test_post_is_resent_after_a_connect_error_and_succeeds(
-    api: FakeAPI, client: ev.Client, endpoint: str, exc: type[httpx.HTTPError]
+async def test_post_is_resent_after_a_connect_error_and_succeeds(
+    fake_api: FakeAPI,
+    flavour: Flavour,
+    api_client: AnyClient,
+    endpoint: str,
+    exc: type[httpx.HTTPError],
 ) -> None:
     operation, _, path = POST_ENDPOINTS[endpoint]
-    api.script("POST", exc)
+    fake_api.script("POST", exc)
 
-    operation(client)
+    await flavour.run(operation(api_client))
 
-    assert [r.url.path for r in api.calls("POST")] == [path, path]
-    assert sleeps(client) == [0.5]
+    assert [r.url.path for r in fake_api.calls("POST")] == [path, path]
+    assert flavour.slept == [0.5]
 
 
 @pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
-def test_post_is_retried_after_429_because_the_server_refused_it(
-    api: FakeAPI, client: ev.Client, endpoint: str
+async def test_post_is_retried_after_429_because_the_server_refused_it(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, endpoint: str
 ) -> None:
     """A 429 says the work was not taken on: sending it again cannot be charged twice."""
     operation, _, _ = POST_ENDPOINTS[endpoint]
-    api.script("POST", error(429, "slow down", **{"Retry-After": "1"}))
+    fake_api.script("POST", error(429, "slow down", **{"Retry-After": "1"}))
 
-    operation(client)
+    await flavour.run(operation(api_client))
 
-    assert len(api.calls("POST")) == 2
-    assert sleeps(client) == [1.0]
+    assert len(fake_api.calls("POST")) == 2
+    assert flavour.slept == [1.0]
 
 
 @pytest.mark.parametrize("endpoint", list(POST_ENDPOINTS))
-def test_post_429_until_retries_run_out_is_raised(
-    api: FakeAPI, client: ev.Client, endpoint: str
+async def test_post_429_until_retries_run_out_is_raised(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient, endpoint: str
 ) -> None:
     operation, _, _ = POST_ENDPOINTS[endpoint]
-    api.script("POST", *[error(429, "slow down", **{"Retry-After": "1"})] * 3)
+    fake_api.script("POST", *[error(429, "slow down", **{"Retry-After": "1"})] * 3)
 
     with pytest.raises(ev.RateLimitError) as info:
-        operation(client)
+        await flavour.run(operation(api_client))
 
     assert info.value.retry_after == 1.0
-    assert len(api.calls("POST")) == 3
+    assert len(fake_api.calls("POST")) == 3
 
 
-def test_post_connect_errors_until_retries_run_out_were_never_sent(
-    api: FakeAPI, client: ev.Client
+async def test_post_connect_errors_until_retries_run_out_were_never_sent(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
 ) -> None:
-    api.script("POST", *[httpx.ConnectError] * 3)
+    fake_api.script("POST", *[httpx.ConnectError] * 3)
 
     with pytest.raises(ev.APIConnectionError) as info:
-        client.create_product(CREATE_PRODUCT_BODY["imageUrls"])
+        await flavour.run(api_client.create_product(CREATE_PRODUCT_BODY["imageUrls"]))
 
     assert info.value.maybe_sent is False
     assert "not resent" not in str(info.value)
-    assert len(api.calls("POST")) == 3
+    assert len(fake_api.calls("POST")) == 3
 
 
 # ---------------------------------------------------------------- the pure retry schedule
@@ -807,41 +866,51 @@ def test_parse_retry_after_ignores_garbage(header: str | None) -> None:
 # ---------------------------------------------------------------- generate and try-on jobs
 
 
-def test_generate_returns_a_submitted_job_kept_in_the_ledger(
-    api: FakeAPI, client: ev.Client
+def generation_job_class(flavour: Flavour) -> type[Any]:
+    return ev.AsyncGenerationJob if flavour.is_async else ev.GenerationJob
+
+
+def try_on_job_class(flavour: Flavour) -> type[Any]:
+    return ev.AsyncTryOnJob if flavour.is_async else ev.TryOnJob
+
+
+async def test_generate_returns_a_submitted_job_kept_in_the_ledger(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
 ) -> None:
-    api.add_product("p2", images=2)
+    fake_api.add_product("p2", images=2)
 
-    job = client.generate("p2", generate_request())
+    job = await flavour.run(api_client.generate("p2", generate_request()))
 
-    assert isinstance(job, ev.GenerationJob)
+    assert isinstance(job, generation_job_class(flavour))
     assert job.record.state == "submitted"
     assert job.state == "submitted"
     assert job.product_id == "p2"
     assert job.expected == 3 + 2 + 2
     assert job.record.baseline == ["uploads/p2/old0.jpg", "uploads/p2/old1.jpg"]
     assert job.record.message == "Image generation task started"
-    stored = client.jobs.get(job.id)
-    assert isinstance(stored, ev.GenerationJob)
+    stored = api_client.jobs.get(job.id)
+    assert isinstance(stored, generation_job_class(flavour))
     assert stored.record.state == "submitted"
     assert stored.product_id == "p2"
     assert stored.expected == 7
     assert stored.record.baseline == job.record.baseline
-    assert client.jobs.get("p2").id == job.id
-    assert [j.id for j in client.jobs.list()] == [job.id]
+    assert api_client.jobs.get("p2").id == job.id
+    assert [j.id for j in api_client.jobs.list()] == [job.id]
 
 
-def test_generate_keeps_the_request_in_the_ledger_without_the_webhook_token(
-    client: ev.Client,
+async def test_generate_keeps_the_request_in_the_ledger_without_the_webhook_token(
+    flavour: Flavour, api_client: AnyClient
 ) -> None:
-    job = client.generate("p1", generate_request())
+    job = await flavour.run(api_client.generate("p1", generate_request()))
 
-    stored = client.jobs.get(job.id).record.request
+    stored = api_client.jobs.get(job.id).record.request
     assert stored["imageType"] == GENERATE_BODY["imageType"]
     assert stored["webhook"] == {"url": "https://your-server.com/webhook"}
 
 
-def test_generate_expected_counts_images_and_vto_colours(client: ev.Client) -> None:
+async def test_generate_expected_counts_images_and_vto_colours(
+    flavour: Flavour, api_client: AnyClient
+) -> None:
     request = ev.GenerateRequest(
         [
             ev.ImageSpec("main", count=4),
@@ -850,20 +919,22 @@ def test_generate_expected_counts_images_and_vto_colours(client: ev.Client) -> N
         ]
     )
 
-    job = client.generate("p1", request)
+    job = await flavour.run(api_client.generate("p1", request))
 
     assert job.expected == 8
-    assert client.jobs.get(job.id).expected == 8
+    assert api_client.jobs.get(job.id).expected == 8
 
 
-def test_generate_rejected_with_400_is_marked_rejected(api: FakeAPI, client: ev.Client) -> None:
-    api.script("POST", error(400, "imageType is invalid"))
+async def test_generate_rejected_with_400_is_marked_rejected(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("POST", error(400, "imageType is invalid"))
 
     with pytest.raises(ev.APIError) as info:
-        client.generate("p1", small_generate_request())
+        await flavour.run(api_client.generate("p1", small_generate_request()))
 
     assert info.value.status_code == 400
-    [job] = client.jobs.list()
+    [job] = api_client.jobs.list()
     assert job.record.state == "rejected"
     assert "imageType is invalid" in (job.record.message or "")
 
@@ -878,67 +949,79 @@ def test_generate_rejected_with_400_is_marked_rejected(api: FakeAPI, client: ev.
     ],
     ids=["500", "503", "read-timeout", "dropped"],
 )
-def test_generate_that_may_have_started_is_marked_unknown(
-    api: FakeAPI, client: ev.Client, reply: Any, raised: type[Exception]
+async def test_generate_that_may_have_started_is_marked_unknown(
+    fake_api: FakeAPI,
+    flavour: Flavour,
+    api_client: AnyClient,
+    reply: Any,
+    raised: type[Exception],
 ) -> None:
-    api.script("POST", reply)
+    fake_api.script("POST", reply)
 
     with pytest.raises(raised):
-        client.generate("p1", small_generate_request())
+        await flavour.run(api_client.generate("p1", small_generate_request()))
 
-    [job] = client.jobs.list()
+    [job] = api_client.jobs.list()
     assert job.record.state == "unknown"
     assert job.record.message
-    assert len(api.calls("POST")) == 1
+    assert len(fake_api.calls("POST")) == 1
 
 
-def test_generate_that_never_connected_is_marked_rejected(api: FakeAPI, client: ev.Client) -> None:
-    api.script("POST", *[httpx.ConnectError] * 3)
+async def test_generate_that_never_connected_is_marked_rejected(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("POST", *[httpx.ConnectError] * 3)
 
     with pytest.raises(ev.APIConnectionError):
-        client.generate("p1", small_generate_request())
+        await flavour.run(api_client.generate("p1", small_generate_request()))
 
-    [job] = client.jobs.list()
+    [job] = api_client.jobs.list()
     assert job.record.state == "rejected"
 
 
-def test_generate_resent_after_a_connect_error_is_submitted_once(
-    api: FakeAPI, client: ev.Client
+async def test_generate_resent_after_a_connect_error_is_submitted_once(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
 ) -> None:
-    api.script("POST", httpx.ConnectError)
+    fake_api.script("POST", httpx.ConnectError)
 
-    job = client.generate("p1", small_generate_request())
+    job = await flavour.run(api_client.generate("p1", small_generate_request()))
 
     assert job.record.state == "submitted"
-    assert len(client.jobs.list()) == 1
-    assert len(api.calls("POST")) == 2
+    assert len(api_client.jobs.list()) == 1
+    assert len(fake_api.calls("POST")) == 2
 
 
-def test_generate_for_a_missing_product_sends_no_post(api: FakeAPI, client: ev.Client) -> None:
+async def test_generate_for_a_missing_product_sends_no_post(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
     with pytest.raises(ev.NotFoundError) as info:
-        client.generate("nope", small_generate_request())
+        await flavour.run(api_client.generate("nope", small_generate_request()))
 
     assert info.value.message == "Product not found"
-    assert api.calls("POST") == []
-    assert client.jobs.list() == []
+    assert fake_api.calls("POST") == []
+    assert api_client.jobs.list() == []
 
 
-def test_try_on_returns_a_job_with_the_vto_id(api: FakeAPI, client: ev.Client) -> None:
-    job = client.try_on(try_on_request())
+async def test_try_on_returns_a_job_with_the_vto_id(
+    flavour: Flavour, api_client: AnyClient
+) -> None:
+    job = await flavour.run(api_client.try_on(try_on_request()))
 
-    assert isinstance(job, ev.TryOnJob)
+    assert isinstance(job, try_on_job_class(flavour))
     assert job.vto_id == "vto_1"
     assert job.record.state == "submitted"
     assert job.expected == 1
-    stored = client.jobs.get(job.id)
-    assert isinstance(stored, ev.TryOnJob)
+    stored = api_client.jobs.get(job.id)
+    assert isinstance(stored, try_on_job_class(flavour))
     assert stored.vto_id == "vto_1"
     assert stored.record.state == "submitted"
-    assert client.jobs.get("vto_1").id == job.id
+    assert api_client.jobs.get("vto_1").id == job.id
 
 
-def test_try_on_takes_the_vto_id_from_the_top_level(api: FakeAPI, client: ev.Client) -> None:
-    api.script(
+async def test_try_on_takes_the_vto_id_from_the_top_level(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script(
         "POST",
         httpx.Response(
             200,
@@ -946,42 +1029,45 @@ def test_try_on_takes_the_vto_id_from_the_top_level(api: FakeAPI, client: ev.Cli
         ),
     )
 
-    job = client.try_on(try_on_request())
+    job = await flavour.run(api_client.try_on(try_on_request()))
 
     assert job.vto_id == "top-level"
 
 
-def test_try_on_answer_without_a_vto_id_is_an_error_marked_unknown(
-    api: FakeAPI, client: ev.Client
+async def test_try_on_answer_without_a_vto_id_is_an_error_marked_unknown(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
 ) -> None:
-    api.script("POST", httpx.Response(200, json={"success": True, "message": "ok"}))
+    fake_api.script("POST", httpx.Response(200, json={"success": True, "message": "ok"}))
 
     with pytest.raises(ev.APIError) as info:
-        client.try_on(try_on_request())
+        await flavour.run(api_client.try_on(try_on_request()))
 
     assert "vtoId" in str(info.value)
-    [job] = client.jobs.list()
+    [job] = api_client.jobs.list()
     assert job.record.state == "unknown"
 
 
-def test_try_on_rejected_with_400_is_marked_rejected(api: FakeAPI, client: ev.Client) -> None:
-    api.script("POST", error(400, "personImageUrl unreachable"))
+async def test_try_on_rejected_with_400_is_marked_rejected(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script("POST", error(400, "personImageUrl unreachable"))
 
     with pytest.raises(ev.APIError):
-        client.try_on(try_on_request())
+        await flavour.run(api_client.try_on(try_on_request()))
 
-    [job] = client.jobs.list()
+    [job] = api_client.jobs.list()
     assert job.record.state == "rejected"
 
 
-def test_generate_then_wait_returns_only_the_new_images(api: FakeAPI, client: ev.Client) -> None:
-    api.add_product("p2", images=2)
-    api.images_per_poll = 3
-    job = client.generate("p2", generate_request())
-    job._sleep = waits = SleepRecorder()
+async def test_generate_then_wait_returns_only_the_new_images(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.add_product("p2", images=2)
+    fake_api.images_per_poll = 3
+    job = await flavour.run(api_client.generate("p2", generate_request()))
     events: list[ev.ProgressEvent] = []
 
-    product = job.wait(on_progress=events.append)
+    product = await flavour.run(job.wait(on_progress=events.append))
 
     assert isinstance(product, ev.Product)
     assert len(product.generated_images) == 2 + 7
@@ -991,60 +1077,83 @@ def test_generate_then_wait_returns_only_the_new_images(api: FakeAPI, client: ev
     assert all(img.url.startswith("https://api.test/uploads/p2/") for img in job.images)
     assert [e.done for e in events] == [3, 6, 7]
     assert events[-1].status == "completed"
-    assert len(waits.delays) == 2
-    assert client.jobs.get(job.id).record.state == "completed"
+    assert len(flavour.slept) == 2  # the job waited with its client's sleep
+    assert api_client.jobs.get(job.id).record.state == "completed"
 
 
-def test_generate_then_wait_when_images_arrive_at_once(api: FakeAPI, client: ev.Client) -> None:
-    api.add_product("p2", images=1)
-    job = client.generate("p2", small_generate_request())
-    job._sleep = waits = SleepRecorder()
+async def test_generate_then_wait_when_images_arrive_at_once(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.add_product("p2", images=1)
+    job = await flavour.run(api_client.generate("p2", small_generate_request()))
 
-    job.wait()
+    await flavour.run(job.wait())
 
     assert len(job.images) == 3
-    assert waits.delays == []
+    assert flavour.slept == []
 
 
-def test_try_on_then_wait_polls_until_completed(api: FakeAPI, client: ev.Client) -> None:
-    api.vto_statuses = ["processing", "completed"]
-    job = client.try_on(try_on_request())
-    job._sleep = waits = SleepRecorder()
+async def test_the_jobs_a_client_returns_use_its_sleep_and_jitter(
+    fake_api: FakeAPI, flavour: Flavour
+) -> None:
+    draws: list[float] = []
+
+    def rand() -> float:
+        draws.append(0.5)
+        return 0.5
+
+    client = flavour.client(rand=rand)
+    fake_api.images_per_poll = 1
+    job = await flavour.run(client.generate("p1", small_generate_request()))
+
+    await flavour.run(job.wait())
+
+    assert len(flavour.slept) == 2
+    assert len(draws) == 2  # one jitter draw per poll pause, none for anything else
+
+
+async def test_try_on_then_wait_polls_until_completed(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.vto_statuses = ["processing", "completed"]
+    job = await flavour.run(api_client.try_on(try_on_request()))
     events: list[ev.ProgressEvent] = []
 
-    result = job.wait(on_progress=events.append)
+    result = await flavour.run(job.wait(on_progress=events.append))
 
     assert isinstance(result, ev.TryOnResult)
     assert result.status == "completed"
     assert [img.url for img in result.images] == ["https://api.test/uploads/vto/vto_1.jpg"]
     assert [e.status for e in events] == ["processing", "completed"]
-    assert len(waits.delays) == 1
-    assert [r.url.path for r in api.calls("GET")] == ["/api/vto/vto_1", "/api/vto/vto_1"]
-    assert client.jobs.get(job.id).record.state == "completed"
+    assert len(flavour.slept) == 1
+    assert [r.url.path for r in fake_api.calls("GET")] == ["/api/vto/vto_1", "/api/vto/vto_1"]
+    assert api_client.jobs.get(job.id).record.state == "completed"
 
 
-def test_try_on_wait_ends_with_job_failed_error(api: FakeAPI, client: ev.Client) -> None:
-    api.vto_statuses = ["processing", "failed"]
-    job = client.try_on(try_on_request())
-    job._sleep = SleepRecorder()
+async def test_try_on_wait_ends_with_job_failed_error(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.vto_statuses = ["processing", "failed"]
+    job = await flavour.run(api_client.try_on(try_on_request()))
 
     with pytest.raises(ev.JobFailedError) as info:
-        job.wait()
+        await flavour.run(job.wait())
 
     assert info.value.status == "failed"
-    assert client.jobs.get(job.id).record.state == "failed"
+    assert api_client.jobs.get(job.id).record.state == "failed"
 
 
-def test_a_job_from_the_ledger_can_be_waited_on_by_a_new_client(api: FakeAPI) -> None:
-    api.images_per_poll = 1
-    first = make_client(api)
-    job = first.generate("p1", small_generate_request())
-    first.close()
+async def test_a_job_from_the_ledger_can_be_waited_on_by_a_new_client(
+    fake_api: FakeAPI, flavour: Flavour
+) -> None:
+    fake_api.images_per_poll = 1
+    first = flavour.client()
+    job = await flavour.run(first.generate("p1", small_generate_request()))
+    await flavour.close(first)
 
-    second = make_client(api)
+    second = flavour.client()
     again = second.jobs.get(job.id)
-    again._sleep = SleepRecorder()
-    again.wait()
+    await flavour.run(again.wait())
 
     assert len(again.images) == 3
     assert second.jobs.get(job.id).record.state == "completed"
@@ -1053,10 +1162,10 @@ def test_a_job_from_the_ledger_can_be_waited_on_by_a_new_client(api: FakeAPI) ->
 # ---------------------------------------------------------------- reading responses
 
 
-def test_get_product_resolves_relative_file_paths_against_the_base_url(
-    api: FakeAPI, client: ev.Client
+async def test_get_product_resolves_relative_file_paths_against_the_base_url(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
 ) -> None:
-    api.add_product(
+    fake_api.add_product(
         "p2",
         generatedImages=[
             {"filePath": "path/to/image.jpg"},
@@ -1064,7 +1173,7 @@ def test_get_product_resolves_relative_file_paths_against_the_base_url(
         ],
     )
 
-    product = client.get_product("p2")
+    product = await flavour.run(api_client.get_product("p2"))
 
     assert [img.url for img in product.generated_images] == [
         "https://api.test/path/to/image.jpg",
@@ -1073,8 +1182,10 @@ def test_get_product_resolves_relative_file_paths_against_the_base_url(
     assert product.generated_images[0].file_path == "path/to/image.jpg"
 
 
-def test_get_product_reads_the_reference_response(api: FakeAPI, client: ev.Client) -> None:
-    api.script(
+async def test_get_product_reads_the_reference_response(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script(
         "GET",
         httpx.Response(
             200,
@@ -1102,7 +1213,7 @@ def test_get_product_reads_the_reference_response(api: FakeAPI, client: ev.Clien
         ),
     )
 
-    product = client.get_product("product_id")
+    product = await flavour.run(api_client.get_product("product_id"))
 
     assert product.id == "product_id"
     assert product.name == "Product Name"
@@ -1120,8 +1231,10 @@ def test_get_product_reads_the_reference_response(api: FakeAPI, client: ev.Clien
     assert image.generated_at.year == 2024
 
 
-def test_get_product_tolerates_unknown_and_missing_fields(api: FakeAPI, client: ev.Client) -> None:
-    api.script(
+async def test_get_product_tolerates_unknown_and_missing_fields(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script(
         "GET",
         httpx.Response(
             200,
@@ -1137,7 +1250,7 @@ def test_get_product_tolerates_unknown_and_missing_fields(api: FakeAPI, client: 
         ),
     )
 
-    product = client.get_product("p9")
+    product = await flavour.run(api_client.get_product("p9"))
 
     assert product.id == "p9"
     assert product.name is None
@@ -1147,8 +1260,10 @@ def test_get_product_tolerates_unknown_and_missing_fields(api: FakeAPI, client: 
     assert [img.url for img in product.generated_images] == ["https://api.test/a.jpg"]
 
 
-def test_get_try_on_reads_the_reference_response(api: FakeAPI, client: ev.Client) -> None:
-    api.script(
+async def test_get_try_on_reads_the_reference_response(
+    fake_api: FakeAPI, flavour: Flavour, api_client: AnyClient
+) -> None:
+    fake_api.script(
         "GET",
         httpx.Response(
             200,
@@ -1168,7 +1283,7 @@ def test_get_try_on_reads_the_reference_response(api: FakeAPI, client: ev.Client
         ),
     )
 
-    result = client.get_try_on("vto_id")
+    result = await flavour.run(api_client.get_try_on("vto_id"))
 
     assert result.id == "vto_id"
     assert result.status == "completed"
@@ -1183,46 +1298,61 @@ def test_get_try_on_reads_the_reference_response(api: FakeAPI, client: ev.Client
 # ---------------------------------------------------------------- lifetime
 
 
-def test_with_block_closes_an_owned_http_client() -> None:
-    with ev.Client(token=TOKEN, base_url=BASE_URL) as client:
-        http = client._http
-        assert not http.is_closed
+async def test_with_block_closes_an_owned_http_client(flavour: Flavour) -> None:
+    client = flavour.cls(token=TOKEN, base_url=BASE_URL)
+    if isinstance(client, ev.AsyncClient):
+        async with client as entered:
+            http = entered._http
+            assert not http.is_closed
+    else:
+        with client as entered:
+            http = entered._http
+            assert not http.is_closed
 
+    assert entered is client
     assert http.is_closed
 
 
-def test_close_closes_an_owned_http_client() -> None:
-    client = ev.Client(token=TOKEN, base_url=BASE_URL)
+async def test_close_closes_an_owned_http_client(flavour: Flavour) -> None:
+    client = flavour.cls(token=TOKEN, base_url=BASE_URL)
 
-    client.close()
+    await flavour.close(client)
 
     assert client._http.is_closed
 
 
-def test_close_leaves_an_injected_http_client_open(api: FakeAPI) -> None:
-    http = mock_http(api)
-    client = ev.Client(token=TOKEN, base_url=BASE_URL, http_client=http)
+async def test_close_leaves_an_injected_http_client_open(flavour: Flavour) -> None:
+    http = flavour.http()
+    client = flavour.cls(token=TOKEN, base_url=BASE_URL, http_client=http)
 
-    client.close()
-    with ev.Client(token=TOKEN, base_url=BASE_URL, http_client=http):
-        pass
+    await flavour.close(client)
+    await flavour.close(flavour.cls(token=TOKEN, base_url=BASE_URL, http_client=http))
 
     assert not http.is_closed
-    assert client.get_product("p1").id == "p1"
-    http.close()
+    assert (await flavour.run(client.get_product("p1"))).id == "p1"
+    await flavour.close(http)
 
 
-# ---------------------------------------------------------------- truly synchronous
+async def test_only_the_async_client_has_coroutine_methods(flavour: Flavour) -> None:
+    if flavour.is_async:
+        lifetime = ["aclose", "__aenter__", "__aexit__"]
+    else:
+        lifetime = ["close", "__enter__", "__exit__"]
+
+    for name in [*OPERATIONS, *lifetime]:
+        assert inspect.iscoroutinefunction(getattr(flavour.cls, name)) is flavour.is_async, name
 
 
-async def test_sync_client_works_inside_a_running_event_loop(api: FakeAPI) -> None:
+# ---------------------------------------------------------------- only the sync client
+
+
+async def test_sync_client_works_inside_a_running_event_loop(fake_api: FakeAPI) -> None:
     asyncio.get_running_loop()
-    api.images_per_poll = 2
-    client = make_client(api)
+    fake_api.images_per_poll = 2
+    client = make_client(fake_api)
 
     product = client.get_product("p1")
     job = client.generate("p1", small_generate_request())
-    job._sleep = SleepRecorder()
     job.wait()
     result = client.try_on(try_on_request()).wait()
 
@@ -1236,21 +1366,47 @@ class _NoAsyncio:
         raise AssertionError(f"the sync client used asyncio.{name}")
 
 
-def test_sync_client_never_touches_asyncio(api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_client_never_touches_asyncio(
+    fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ev.client, "asyncio", _NoAsyncio())
-    monkeypatch.setattr(ev.jobs, "asyncio", _NoAsyncio())
-    client = make_client(api)
+    monkeypatch.setattr(ev.job_base, "asyncio", _NoAsyncio())
+    client = make_client(fake_api)
 
     client.create_product(CREATE_PRODUCT_BODY["imageUrls"])
-    job = client.generate("p1", small_generate_request())
-    job._sleep = SleepRecorder()
-    job.wait()
+    client.generate("p1", small_generate_request()).wait()
     client.try_on(try_on_request()).wait()
     client.get_try_on("vto_a")
 
-    assert len(api.requests) == 7
+    assert len(fake_api.requests) == 7
 
 
-@pytest.mark.parametrize("name", [*OPERATIONS, "close", "__enter__", "__exit__"])
-def test_sync_client_methods_are_not_coroutines(name: str) -> None:
-    assert not inspect.iscoroutinefunction(getattr(ev.Client, name))
+# ---------------------------------------------------------------- only the async client
+
+
+async def test_async_client_requests_run_concurrently(fake_api: FakeAPI) -> None:
+    for i in range(5):
+        fake_api.add_product(f"c{i}")
+    client = make_async_client(fake_api)
+
+    products = await asyncio.gather(*(client.get_product(f"c{i}") for i in range(5)))
+
+    assert [p.id for p in products] == [f"c{i}" for i in range(5)]
+    assert len(fake_api.requests) == 5
+    await client.aclose()
+
+
+async def test_async_retry_awaits_the_injected_sleep(fake_api: FakeAPI) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)  # a real suspension: the retry loop must await it
+        slept.append(seconds)
+
+    client = make_async_client(fake_api, sleep=sleep)
+    fake_api.script("GET", error(503, "busy"))
+
+    await client.get_product("p1")
+
+    assert slept == [0.5]
+    await client.aclose()

@@ -11,11 +11,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 import pytest
+from support import assert_inert, sample, sandbox_get, set_faults, wait_until
 
 import ecomviz_nb as ev
 from ecomviz_nb import jobs
@@ -205,21 +205,6 @@ def test_keep_bounds_the_deliveries_kept() -> None:
         assert (len(box), box.received) == (3, 5)
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attributes: list[str] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attributes += [name for name, _ in attrs]
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 def test_hostile_strings_are_escaped_in_the_table(inbox: WebhookInbox) -> None:
     hostile = {
         "vtoId": "<script>alert(1)</script>",
@@ -229,12 +214,9 @@ def test_hostile_strings_are_escaped_in_the_table(inbox: WebhookInbox) -> None:
     }
     assert post(inbox.url, hostile, **BEARER).status_code == 200
     table = inbox._repr_html_()
-    parser = _Tags()
-    parser.feed(table)
-    assert "script" not in parser.tags
-    assert not {"img", "svg"} & set(parser.tags)
-    assert not [name for name in parser.attributes if name.startswith("on")]
-    text = "".join(parser.text)
+    parsed = assert_inert(table)
+    assert not {"img", "svg"} & set(parsed.tags)
+    text = "".join(parsed.text)
     assert "<script>alert(1)</script>" in text
     assert TOKEN not in table
     assert table.index("<tr><td>") > table.index("<th>time</th>")
@@ -330,8 +312,8 @@ def generate_request(webhook: ev.Webhook | None) -> ev.GenerateRequest:
 
 def try_on_request(sb: ev.Sandbox, webhook: ev.Webhook | None) -> ev.TryOnRequest:
     return ev.TryOnRequest(
-        person_image_url=f"{sb.url}/samples/{PERSON}",
-        clothing=[ev.Clothing(f"{sb.url}/samples/{DRESS}")],
+        person_image_url=sample(sb, PERSON),
+        clothing=[ev.Clothing(sample(sb, DRESS))],
         webhook=webhook,
     )
 
@@ -362,7 +344,7 @@ def test_a_generation_job_with_the_inbox_polls_less(slow_sandbox: ev.Sandbox) ->
     with WebhookInbox(token=TOKEN) as box:
         client, gets = counting_client(sb)
         other, other_gets = counting_client(sb)
-        source = f"{sb.url}/samples/{TSHIRT}"
+        source = sample(sb, TSHIRT)
         with_hook = client.generate(
             client.create_product([source]).id, generate_request(box.webhook())
         )
@@ -410,7 +392,7 @@ def test_async_jobs_with_the_inbox_poll_less(slow_sandbox: ev.Sandbox) -> None:
 
     async def main(box: WebhookInbox) -> dict[str, int]:
         clients = {name: async_counting_client(sb) for name in ("gen+", "gen-", "vto+", "vto-")}
-        source = f"{sb.url}/samples/{TSHIRT}"
+        source = sample(sb, TSHIRT)
         waits = {}
         for name, (client, gets) in clients.items():
             hook = box.webhook() if name.endswith("+") else None
@@ -437,13 +419,11 @@ def test_a_job_whose_webhook_already_arrived_sends_no_poll(slow_sandbox: ev.Sand
     sb = slow_sandbox
     with WebhookInbox(token=TOKEN) as box:
         client, gets = counting_client(sb)
-        product = client.create_product([f"{sb.url}/samples/{TSHIRT}"])
+        product = client.create_product([sample(sb, TSHIRT)])
         seen = box.received
         job = client.generate(product.id, generate_request(box.webhook()))
         vto = client.try_on(try_on_request(sb, box.webhook()))
-        deadline = time.monotonic() + 20
-        while box.received < seen + 2 and time.monotonic() < deadline:
-            box.wait(box.received, deadline - time.monotonic())
+        wait_until(lambda: box.received >= seen + 2, 20, "both webhooks arriving")
         events: list[ev.ProgressEvent] = []
         result, polls = polls_while(lambda: job.wait(timeout=30, on_progress=events.append), gets)
         vto_result, vto_polls = polls_while(lambda: vto.wait(timeout=30), gets)
@@ -457,7 +437,7 @@ def test_a_job_whose_webhook_never_comes_finishes_by_polling(slow_sandbox: ev.Sa
     sb = slow_sandbox
     with WebhookInbox(token=TOKEN) as box:
         client, gets = counting_client(sb)
-        product = client.create_product([f"{sb.url}/samples/{TSHIRT}"])
+        product = client.create_product([sample(sb, TSHIRT)])
         wrong = ev.Webhook(box.url, token="not-the-inbox-token")  # the inbox answers 401
         job = client.generate(product.id, generate_request(wrong))
         vto = client.try_on(try_on_request(sb, wrong))
@@ -469,16 +449,16 @@ def test_a_job_whose_webhook_never_comes_finishes_by_polling(slow_sandbox: ev.Sa
     assert polls >= 1 and vto_polls >= 1  # finished by polling: the inbox refused the hooks
     assert len(job.images) == 2 and len(result.generated_images) == 2
     assert vto_result.is_completed
-    sent = httpx.get(f"{sb.url}/_sandbox/deliveries").json()["deliveries"]
+    sent = sandbox_get(sb, "/_sandbox/deliveries")["deliveries"]
     refused = [d for d in sent if d["url"] == box.url]
     assert refused and all(d["status_code"] == 401 for d in refused)
 
 
 def test_a_failed_webhook_fails_the_job_without_waiting_for_the_deadline() -> None:
     with ev.Sandbox(port=0, job_seconds=1) as sb, WebhookInbox(token=TOKEN) as box:
-        httpx.post(f"{sb.url}/_sandbox/config", json={"fail_job_rate": 1.0})
+        set_faults(sb, fail_job_rate=1.0)
         client = sb.client()
-        product = client.create_product([f"{sb.url}/samples/{TSHIRT}"])
+        product = client.create_product([sample(sb, TSHIRT)])
         job = client.generate(product.id, generate_request(box.webhook()))
         vto = client.try_on(try_on_request(sb, box.webhook()))
         started = time.monotonic()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import expect_line, python_scripts, send_line
 
 import ecomviz_nb as ev
 from ecomviz_nb import config
@@ -290,32 +291,13 @@ def check_all_rows(path: Path, writers: list[str], count: int) -> None:
 def test_concurrent_processes_do_not_corrupt_the_ledger(tmp_path: Path) -> None:
     home = tmp_path / "shared-home"
     writers, count = ["w0", "w1", "w2"], 100
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(WRITER), name, str(count)],
-            env={**os.environ, config.ENV_HOME: str(home)},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in writers
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline() == "ready\n"
+    argvs = ([name, str(count)] for name in writers)
+    env = {**os.environ, config.ENV_HOME: str(home)}
+    with python_scripts(WRITER, *argvs, env=env) as procs:
+        expect_line(procs, "ready")
         assert not (home / "jobs.sqlite3").exists()
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+        send_line(procs, "go")
         results = [proc.communicate(timeout=60) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert out == "done\n"

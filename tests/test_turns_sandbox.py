@@ -23,6 +23,7 @@ What is observable about "in flight":
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import itertools
 import threading
@@ -35,6 +36,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from support import sample, sandbox_jobs, set_faults, short_async_sleep, short_sleep
 
 import ecomviz_nb as ev
 from ecomviz_nb.errors import QueueTimeoutError
@@ -62,37 +64,13 @@ def home(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def faults(sb: ev.Sandbox) -> Iterator[Callable[..., None]]:
+def faults(sb: ev.Sandbox) -> Iterator[Callable[..., Any]]:
     """Set sandbox fault switches for one test; they are put back afterwards."""
-
-    def put(**switches: Any) -> None:
-        response = httpx.put(f"{sb.url}/_sandbox/config", json=switches, timeout=10)
-        assert response.status_code == 200, response.text
-
-    yield put
-    put(error_rate=0.0, job_seconds=None)
+    yield functools.partial(set_faults, sb)
+    set_faults(sb, error_rate=0.0, job_seconds=None)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def sample(sb: ev.Sandbox, name: str) -> str:
-    return f"{sb.url}/samples/{name}"
-
-
-async def short_async_sleep(seconds: float) -> None:
-    await asyncio.sleep(min(seconds, 0.05))
-
-
-def short_sleep(seconds: float) -> None:
-    time.sleep(min(seconds, 0.05))
-
-
-def sandbox_jobs(sb: ev.Sandbox, product_id: str) -> dict[str, dict[str, Any]]:
-    """The sandbox's own jobs for a product, by sandbox job id."""
-    response = httpx.get(f"{sb.url}/_sandbox/jobs", timeout=10)
-    assert response.status_code == 200, response.text
-    return {j["id"]: j for j in response.json()["jobs"] if j["target"] == product_id}
 
 
 @contextmanager
@@ -148,7 +126,7 @@ def made_for(sb: ev.Sandbox, product: ev.Product, jobs: list[Any]) -> dict[str, 
     A ledger job is matched to the sandbox job with the same ``imageType`` list and platform
     (each test makes these unique), and an image to the sandbox job its file is named after.
     """
-    server = sandbox_jobs(sb, product.id)
+    server = {j["id"]: j for j in sandbox_jobs(sb, target=product.id)}
     assert len(server) == len(jobs), sorted(server)
     truth: dict[str, list[Any]] = {}
     for job in jobs:
@@ -196,27 +174,25 @@ async def test_four_runs_differing_only_in_aspect_ratio_take_turns_and_keep_thei
 ) -> None:
     pauses: list[float] = []
 
-    async def turn_pause(seconds: float) -> None:
+    async def pause(seconds: float) -> None:  # for turns and, once submitted, the jobs' polls
         pauses.append(seconds)
         await short_async_sleep(seconds)
 
     requests = [
         ev.GenerateRequest([ev.ImageSpec("main", count=n, aspect_ratio=r)]) for r, n in RATIO_RUNS
     ]
-    async with sb.async_client(home=home) as aclient:
-        aclient._sleep = turn_pause
+    async with sb.async_client(home=home, sleep=pause) as aclient:
         product = await aclient.create_product([sample(sb, TSHIRT)])
         with watching(sb, product.id) as samples:
             jobs = await asyncio.gather(
                 *(aclient.generate(product.id, req, queue_timeout=TURN_TIMEOUT) for req in requests)
             )
-            for job in jobs:
-                job._sleep = short_async_sleep
+            turn_pauses = list(pauses)
             await asyncio.gather(*(job.wait(timeout=60) for job in jobs))
         final = await aclient.get_product(product.id)
         ledger = aclient.ledger
 
-    assert pauses, "no run waited for its turn"
+    assert turn_pauses, "no run waited for its turn"
     truth = made_for(sb, final, list(jobs))
     # The server never had two of them in flight: in submission order, each run was sent
     # only after the previous one's last image had arrived.
@@ -238,12 +214,11 @@ async def test_runs_differing_in_platform_are_in_flight_together(sb: ev.Sandbox,
     platforms = ["amazon", "shopify", "ebay"]
     pauses: list[float] = []
 
-    async def turn_pause(seconds: float) -> None:
+    async def pause(seconds: float) -> None:  # for turns and, once submitted, the jobs' polls
         pauses.append(seconds)
         await short_async_sleep(seconds)
 
-    async with sb.async_client(home=home) as aclient:
-        aclient._sleep = turn_pause
+    async with sb.async_client(home=home, sleep=pause) as aclient:
         product = await aclient.create_product([sample(sb, TSHIRT)])
         with watching(sb, product.id) as samples:
             jobs = await asyncio.gather(
@@ -256,13 +231,12 @@ async def test_runs_differing_in_platform_are_in_flight_together(sb: ev.Sandbox,
                     for platform in platforms
                 )
             )
-            for job in jobs:
-                job._sleep = short_async_sleep
+            turn_pauses = list(pauses)
             await asyncio.gather(*(job.wait(timeout=60) for job in jobs))
         final = await aclient.get_product(product.id)
         ledger = aclient.ledger
 
-    assert pauses == [], "a run waited although no other run could take its images"
+    assert turn_pauses == [], "a run waited although no other run could take its images"
     truth = made_for(sb, final, list(jobs))
     assert_own_images(list(jobs), truth, [2, 2, 2])
     for job, platform in zip(jobs, platforms, strict=True):
@@ -279,12 +253,11 @@ def test_sync_generate_waits_for_the_overlapping_run_in_flight_then_submits(
 ) -> None:
     pauses: list[float] = []
 
-    def turn_pause(seconds: float) -> None:
+    def pause(seconds: float) -> None:  # for turns and, once submitted, the jobs' polls
         pauses.append(seconds)
         short_sleep(seconds)
 
-    with sb.client(home=home) as client:
-        client._sleep = turn_pause
+    with sb.client(home=home, sleep=pause) as client:
         product = client.create_product([sample(sb, TSHIRT)])
         first = client.generate(
             product.id, ev.GenerateRequest([ev.ImageSpec("main", count=2)]), queue_timeout=0
@@ -301,7 +274,6 @@ def test_sync_generate_waits_for_the_overlapping_run_in_flight_then_submits(
         assert closed is not None
         assert (closed.state, closed.done) == ("completed", 2)
 
-        second._sleep = short_sleep
         final = second.wait(timeout=30)
         ledger = client.ledger
 
@@ -320,8 +292,7 @@ def test_earlier_run_waited_on_after_a_later_overlapping_run_keeps_only_its_own_
 ) -> None:
     # The turn order keeps the runs apart on the server; the earlier job must then not count
     # the later run's images (same platform, region and type, new since its own baseline).
-    with sb.client(home=home) as client:
-        client._sleep = short_sleep
+    with sb.client(home=home, sleep=short_sleep) as client:
         product = client.create_product([sample(sb, TSHIRT)])
         first = client.generate(
             product.id, ev.GenerateRequest([ev.ImageSpec("main", count=2)]), queue_timeout=0
@@ -331,10 +302,10 @@ def test_earlier_run_waited_on_after_a_later_overlapping_run_keeps_only_its_own_
             ev.GenerateRequest([ev.ImageSpec("main", aspect_ratio="4:3")]),
             queue_timeout=TURN_TIMEOUT,
         )
-        first._sleep = second._sleep = short_sleep
         second.wait(timeout=30)
         final = first.wait(timeout=30)
         again = client.jobs.get(first.id)
+        # jobs from the ledger get the client's sleep once Jobs passes it
         again._sleep = short_sleep
         again.wait(timeout=30)
 
@@ -347,7 +318,7 @@ def test_earlier_run_waited_on_after_a_later_overlapping_run_keeps_only_its_own_
 
 
 def test_overlapping_run_is_not_sent_while_another_is_in_flight(
-    sb: ev.Sandbox, home: str, faults: Callable[..., None]
+    sb: ev.Sandbox, home: str, faults: Callable[..., Any]
 ) -> None:
     faults(job_seconds=4)  # the first run must still be in flight after the checks below
     posts: list[str] = []
@@ -383,14 +354,14 @@ def test_overlapping_run_is_not_sent_while_another_is_in_flight(
     assert first.id in str(caught.value)
     assert 0.3 <= waited < 3.0
     assert rows == {first.id: "submitted", other.id: "submitted"}
-    assert len(sandbox_jobs(sb, product.id)) == 2
+    assert len(sandbox_jobs(sb, target=product.id)) == 2
 
 
 # ---------------------------------------------------------------- a 500 on the generate POST
 
 
 def test_generate_answered_500_raises_server_error_with_its_unknown_ledger_job(
-    sb: ev.Sandbox, home: str, faults: Callable[..., None]
+    sb: ev.Sandbox, home: str, faults: Callable[..., Any]
 ) -> None:
     posts: list[str] = []
 
@@ -407,8 +378,7 @@ def test_generate_answered_500_raises_server_error_with_its_unknown_ledger_job(
     request = ev.GenerateRequest([ev.ImageSpec("main", count=2)])
     hooks = {"request": [fail_this_post], "response": [restore]}
     with httpx.Client(event_hooks=hooks) as http:
-        client = sb.client(http_client=http, home=home, max_retries=2)
-        client._sleep = short_sleep
+        client = sb.client(http_client=http, home=home, max_retries=2, sleep=short_sleep)
         product = client.create_product([sample(sb, TSHIRT)])
         with pytest.raises(ev.ServerError) as caught:
             client.generate(product.id, request, queue_timeout=0)
@@ -435,7 +405,7 @@ def test_generate_answered_500_raises_server_error_with_its_unknown_ledger_job(
         assert "500" in found.record.message
 
         # The sandbox answers an injected 500 before the route runs: no job was started.
-        assert sandbox_jobs(sb, product.id) == {}
+        assert sandbox_jobs(sb, target=product.id) == []
         assert client.get_product(product.id).generated_images == []
 
         # The 'unknown' run keeps the product's turn (it may be running): an overlapping
@@ -452,7 +422,6 @@ def test_generate_answered_500_raises_server_error_with_its_unknown_ledger_job(
         err.job.give_up("the sandbox started no job")
         retry = client.generate(product.id, request, queue_timeout=0)
         assert len(posts) == 3
-        detail._sleep = retry._sleep = short_sleep
         detail.wait(timeout=30)
         done = retry.wait(timeout=30)
         given_up = client.ledger.get(err.job.id)

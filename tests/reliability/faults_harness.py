@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
+from support import FAULTS_OFF, sandbox_get, sandbox_jobs, set_faults
 
 import ecomviz_nb as ev
 from ecomviz_nb.client import DEFAULT_TIMEOUT
@@ -52,16 +53,6 @@ PERSON = "/samples/people/person-a.jpg"
 GARMENT = "/samples/garments/dress-green.png"
 GENERATE = ev.GenerateRequest([ev.ImageSpec("main", count=2, aspect_ratio="1:1")])
 """Two images per run: a failed server job makes one of them, then stops."""
-FAULTS_OFF = {
-    "error_rate": 0.0,
-    "rate_limit_rate": 0.0,
-    "drop_rate": 0.0,
-    "drop_answer_rate": 0.0,
-    "slow_rate": 0.0,
-    "fail_job_rate": 0.0,
-}
-IN_PROCESS = frozenset({"drop_answer_rate"})
-"""Switches ``PUT /_sandbox/config`` does not take yet: set on the running app's ``Faults``."""
 
 
 @dataclass(frozen=True)
@@ -92,34 +83,14 @@ class FaultMix:
 # ---------------------------------------------------------------- sandbox helpers
 
 
-def set_faults(sb: ev.Sandbox, **switches: Any) -> None:
-    """Change fault switches: over HTTP, and in-process for those HTTP does not take."""
-    direct = {k: switches.pop(k) for k in IN_PROCESS & set(switches)}
-    response = httpx.put(f"{sb.url}/_sandbox/config", json=switches, timeout=10)
-    assert response.status_code == 200, response.text
-    faults = running_faults(sb) if direct else None
-    for name, value in direct.items():
-        setattr(faults, name, value)
-
-
-def running_faults(sb: ev.Sandbox) -> Any:
-    """The running app's ``Faults``. ``SandboxServer.app`` is documented as the running app but
-    never set (server.py), so it is read from the uvicorn server's config when it is None."""
-    app = sb.app if sb.app is not None else sb._server.config.app  # type: ignore[union-attr]
-    return app.state.faults
-
-
-def server_jobs(sb: ev.Sandbox) -> list[dict[str, Any]]:
-    jobs: list[dict[str, Any]] = httpx.get(f"{sb.url}/_sandbox/jobs", timeout=30).json()["jobs"]
-    return jobs
-
-
 def request_counts(sb: ev.Sandbox) -> dict[str, Any]:
-    counts: dict[str, Any] = httpx.get(f"{sb.url}/_sandbox/requests", timeout=10).json()
+    """The ``/api/`` requests the sandbox answered, by route and status."""
+    counts: dict[str, Any] = sandbox_get(sb, "/_sandbox/requests")
     return counts
 
 
 def clear_request_counts(sb: ev.Sandbox) -> None:
+    """Count the sandbox's ``/api/`` requests from zero."""
     httpx.delete(f"{sb.url}/_sandbox/requests", timeout=10).raise_for_status()
 
 
@@ -384,7 +355,7 @@ async def run_faults(
     await _settle(sb)
     return FaultReport(
         calls=calls,
-        server_jobs=server_jobs(sb),
+        server_jobs=sandbox_jobs(sb),
         ledger=client.ledger.list(base_url=client.base_url, limit=None),
         requests=request_counts(sb),
         attempts=transport.attempts,

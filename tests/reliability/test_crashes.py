@@ -18,11 +18,7 @@ import json
 import os
 import queue
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,9 +26,9 @@ from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import httpx
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager, start_new_kernel
+from support import SandboxProcess, expect_line, python_scripts, send_line, wait_until
 
 from ecomviz_nb import config
 from ecomviz_nb.ledger import JobLedger
@@ -49,79 +45,6 @@ CELL_TIMEOUT = 120.0
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s (last value {value!r})")
-        time.sleep(interval)
-
-
-@contextmanager
-def sandbox_process(data_dir: Path, job_seconds: float) -> Iterator[str]:
-    """``ecomviz-nb sandbox --data-dir`` in a process of its own; yields its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable,
-        "-m",
-        "ecomviz_nb.cli",
-        "sandbox",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--job-seconds",
-        str(job_seconds),
-        "--log-level",
-        "warning",
-    ]
-    log = data_dir.parent / "sandbox.log"  # a file, not a pipe nobody reads while it runs
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-
-        def up() -> bool:
-            assert proc.poll() is None, f"the sandbox exited early:\n{log.read_text()[-3000:]}"
-            with suppress(httpx.HTTPError):
-                return httpx.get(url + "/_sandbox/health", timeout=1).status_code == 200
-            return False
-
-        wait_until(up, 30, "the sandbox answering")
-        yield url
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-
-
-def sandbox_jobs(url: str) -> list[dict[str, Any]]:
-    response = httpx.get(url + "/_sandbox/jobs", timeout=10)
-    assert response.status_code == 200, response.text
-    jobs: list[dict[str, Any]] = response.json()["jobs"]
-    return jobs
-
-
-def get_product(url: str, product_id: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{url}/api/products/{product_id}",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
 
 
 def kernel_env(home: Path, base_url: str) -> dict[str, str]:
@@ -269,55 +192,63 @@ print("RESUMED " + json.dumps(summary), flush=True)
 
 
 def test_a_kernel_killed_while_its_jobs_wait_is_resumed_from_the_ledger_by_a_new_kernel(
-    tmp_path: Path,
+    tmp_path: Path, sandbox_process: Callable[..., SandboxProcess]
 ) -> None:
     home = tmp_path / "ecomviz-home"
     started = time.monotonic()
-    with sandbox_process(tmp_path / "sandbox-data", JOB_SECONDS) as url:
-        env = kernel_env(home, url)
-        cell = SUBMIT_AND_WAIT.format(products=PRODUCTS, runs=RUNS_PER_PRODUCT, try_ons=TRY_ONS)
+    server = sandbox_process(
+        "--data-dir",
+        str(tmp_path / "sandbox-data"),
+        "--job-seconds",
+        str(JOB_SECONDS),
+        "--log-level",
+        "warning",
+        token=TOKEN,
+    )
+    env = kernel_env(home, server.url)
+    cell = SUBMIT_AND_WAIT.format(products=PRODUCTS, runs=RUNS_PER_PRODUCT, try_ons=TRY_ONS)
 
-        # ---- the first kernel submits everything and is killed while it awaits the jobs
-        with kernel(env, tmp_path) as (km, kc):
-            cell_id = kc.execute(cell, allow_stdin=False)
-            line = read_until(kc, "WAITING", CELL_TIMEOUT)
-            _, pid_text, count_text = line.split()
-            pid = int(pid_text)
-            assert int(count_text) == GENERATIONS + TRY_ONS
-            assert pid == km.provisioner.pid  # type: ignore[union-attr]
+    # ---- the first kernel submits everything and is killed while it awaits the jobs
+    with kernel(env, tmp_path) as (km, kc):
+        cell_id = kc.execute(cell, allow_stdin=False)
+        line = read_until(kc, "WAITING", CELL_TIMEOUT)
+        _, pid_text, count_text = line.split()
+        pid = int(pid_text)
+        assert int(count_text) == GENERATIONS + TRY_ONS
+        assert pid == km.provisioner.pid  # type: ignore[union-attr]
 
-            # Every job was polled once: the gather is running. None can be finished yet.
-            def all_polled() -> list[dict[str, Any]] | None:
-                rows = ledger_rows(home)
-                polled = [r for r in rows if r["state"] == "submitted" and r["status"]]
-                return rows if len(polled) == GENERATIONS + TRY_ONS else None
+        # Every job was polled once: the gather is running. None can be finished yet.
+        def all_polled() -> list[dict[str, Any]] | None:
+            rows = ledger_rows(home)
+            polled = [r for r in rows if r["state"] == "submitted" and r["status"]]
+            return rows if len(polled) == GENERATIONS + TRY_ONS else None
 
-            before = wait_until(all_polled, 30, "every job polled once")
-            accepted = sandbox_jobs(url)
-            os.kill(pid, signal.SIGKILL)
-            killed_at = time.monotonic()
-            wait_until(lambda: not km.is_alive(), 10, "the kernel process dying")
-            unfinished = [j for j in accepted if j["state"] != "completed"]
-            assert len(unfinished) == GENERATIONS + TRY_ONS, "the kill came too late"
-            assert [r["state"] for r in ledger_rows(home)] == ["submitted"] * len(before)
-            # The cell never answered: it was executing when the kernel died.
-            replies = []
-            with suppress(queue.Empty):
-                while True:
-                    replies.append(kc.get_shell_msg(timeout=0.2))
-            assert [m for m in replies if m["parent_header"].get("msg_id") == cell_id] == []
+        before = wait_until(all_polled, 30, "every job polled once")
+        accepted = server.jobs()
+        os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_until(lambda: not km.is_alive(), 10, "the kernel process dying")
+        unfinished = [j for j in accepted if j["state"] != "completed"]
+        assert len(unfinished) == GENERATIONS + TRY_ONS, "the kill came too late"
+        assert [r["state"] for r in ledger_rows(home)] == ["submitted"] * len(before)
+        # The cell never answered: it was executing when the kernel died.
+        replies = []
+        with suppress(queue.Empty):
+            while True:
+                replies.append(kc.get_shell_msg(timeout=0.2))
+        assert [m for m in replies if m["parent_header"].get("msg_id") == cell_id] == []
 
-        # ---- a new kernel finds the jobs in the ledger and waits them out
-        with kernel(env, tmp_path) as (_km, kc2):
-            out = run_cell(kc2, RESUME.format(base_url=url))
-        resumed_after = time.monotonic() - killed_at
-        (line,) = [x for x in out.splitlines() if x.startswith("RESUMED ")]
-        summary = json.loads(line[len("RESUMED ") :])
+    # ---- a new kernel finds the jobs in the ledger and waits them out
+    with kernel(env, tmp_path) as (_km, kc2):
+        out = run_cell(kc2, RESUME.format(base_url=server.url))
+    resumed_after = time.monotonic() - killed_at
+    (line,) = [x for x in out.splitlines() if x.startswith("RESUMED ")]
+    summary = json.loads(line[len("RESUMED ") :])
 
-        after = ledger_rows(home)
-        final_jobs = sandbox_jobs(url)
-        products = {r["remote_id"] for r in before if r["kind"] == "generate"}
-        product_docs = {pid: get_product(url, pid) for pid in products}
+    after = ledger_rows(home)
+    final_jobs = server.jobs()
+    products = {r["remote_id"] for r in before if r["kind"] == "generate"}
+    product_docs = {pid: server.product(pid) for pid in products}
 
     # The new kernel waited on exactly the jobs the killed one had submitted, and all finished.
     assert sorted(j["id"] for j in summary) == sorted(r["id"] for r in before)
@@ -402,45 +333,22 @@ def test_a_writer_killed_mid_write_leaves_the_ledger_intact_for_the_others(
     ledger = JobLedger(path)
     ledger.list()  # the file exists, in WAL mode, before the writers start
 
-    def writer(name: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(WRITER), str(path), name, str(stop)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
     def written(name: str) -> int:
         return sum(r.base_url == "https://" + name for r in ledger.list(limit=None))
 
-    victim, survivor = writer("victim"), writer("survivor")
-    try:
-        for proc in (victim, survivor):
-            assert proc.stdout is not None
-            assert proc.stdout.readline() == "ready\n"
-        for proc in (victim, survivor):
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        for proc in (victim, survivor):
-            assert proc.stdout is not None
-            assert proc.stdout.readline() == "running\n"
+    names = ("victim", "survivor")
+    with python_scripts(WRITER, *([str(path), name, str(stop)] for name in names)) as procs:
+        victim, survivor = procs
+        expect_line(procs, "ready")
+        send_line(procs, "go")
+        expect_line(procs, "running")
         victim.kill()  # SIGKILL, at whatever point of a transaction it is
         victim.wait(timeout=10)
         at_kill = written("survivor")
         # The other writer goes on: no lock or half-written transaction holds it up.
         wait_until(lambda: written("survivor") >= at_kill + 50, 30, "the survivor going on")
         stop.touch()
-        survivor.wait(timeout=30)
-        assert survivor.stdout is not None and survivor.stderr is not None
-        out, err = survivor.stdout.read(), survivor.stderr.read()
-    finally:
-        stop.touch()
-        for proc in (victim, survivor):
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate(timeout=10)
+        out, err = survivor.communicate(timeout=30)
     assert survivor.returncode == 0, err
     assert out.startswith("done ")
     count = int(out.split()[1])

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
+from support import FAULTS_OFF, sandbox_jobs, set_faults
 
 import ecomviz_nb as ev
 from ecomviz_nb.jobs import POLL_JITTER, POLL_MAXIMUM
 
 from .faults_harness import (
-    FAULTS_OFF,
     GENERATE,
     FaultMix,
+    clear_request_counts,
     request_counts,
     run_faults,
     run_outage,
-    running_faults,
-    server_jobs,
-    set_faults,
     tryon_request,
 )
 
@@ -81,7 +78,7 @@ async def test_answers_lost_after_the_job_started_are_not_resent_and_are_followe
             for name in ("tshirt-red", "mug-blue")
         ]
         tags = ["lost-answer-a", "lost-answer-b"]
-        httpx.delete(f"{faulty.url}/_sandbox/requests", timeout=10).raise_for_status()
+        clear_request_counts(faulty)
         set_faults(faulty, drop_answer_rate=1.0)
         errors: list[ev.APIConnectionError] = []
         try:
@@ -117,7 +114,7 @@ async def test_answers_lost_after_the_job_started_are_not_resent_and_are_followe
             assert row.state == "unknown" and row.remote_id is None, row
             assert row.request["clothingImageUrls"][0]["info"] == tag
 
-    jobs = server_jobs(faulty)
+    jobs = sandbox_jobs(faulty)
     assert sorted(j["target"] for j in jobs if j["kind"] == "generate") == sorted(
         p.id for p in products
     )
@@ -181,4 +178,5 @@ def test_sandbox_server_app_is_the_running_app() -> None:
     it."""
     with ev.Sandbox(port=0, job_seconds=0, log_level="critical") as sb:
         assert sb.app is not None
-        assert sb.app.state.faults is running_faults(sb)
+        assert sb._server is not None
+        assert sb.app is sb._server.config.app  # what uvicorn serves

@@ -27,13 +27,11 @@ import io
 import json
 import re
 import struct
-import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ import httpx
 import ipywidgets as widgets
 import pytest
 from PIL import Image
+from support import http_server, png_bomb, png_header, small_png, walk
 
 import ecomviz_nb as ev
 from ecomviz_nb.runs.items import read_items
@@ -871,43 +870,6 @@ def test_a_local_server_may_still_be_given_a_loopback_webhook(local: Local) -> N
 # ---------------------------------------------------------------- sandbox: the image host
 
 
-def _png(width: int = 48, height: int = 32) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
-    return out.getvalue()
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid 1-bit PNG whose all-zero rows compress to about a hundred kilobytes."""
-    row = b"\x00" * (1 + (width + 7) // 8)
-    packer = zlib.compressobj(9)
-    idat = b"".join(packer.compress(row * 500) for _ in range(height // 500)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", idat)
-        + _chunk(b"IEND", b"")
-    )
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG whose header declares ``width`` x ``height`` and whose data is a few bytes."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", idat)
-        + _chunk(b"IEND", b"")
-    )
-
-
 def jpeg_declaring(width: int, height: int) -> bytes:
     """A 16 x 16 JPEG whose frame header is rewritten to declare ``width`` x ``height``."""
     out = io.BytesIO()
@@ -989,17 +951,9 @@ class ImageHost:
 
     @contextmanager
     def running(self) -> Iterator[ImageHost]:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        self.port = int(server.server_address[1])
-        try:
+        with http_server(self.handler()) as server:
+            self.port = int(server.server_address[1])
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
 
     @property
     def url(self) -> str:
@@ -1073,7 +1027,7 @@ def test_sandbox_answers_hostile_input_with_a_4xx_naming_the_field(
 
 def test_the_guarded_sandbox_still_fetches_from_the_image_host(guarded: Guarded) -> None:
     """The control: the refusals above are the guard's, not an unreachable host's."""
-    guarded.images.files["/ok.png"] = ("image/png", _png())
+    guarded.images.files["/ok.png"] = ("image/png", small_png())
     response = httpx.post(
         f"{guarded.sandbox.url}/api/products/url",
         json={"imageUrls": [f"{guarded.images.url}/ok.png"]},
@@ -1142,12 +1096,9 @@ def _shown(markup: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
 
-def _all_html(widget: Any) -> list[str]:
+def _all_html(panel: Any) -> list[str]:
     """The markup of every HTML widget in the panel (inputs hold the raw text typed)."""
-    found = [widget.value] if isinstance(widget, widgets.HTML) else []
-    for child in getattr(widget, "children", ()):
-        found.extend(_all_html(child))
-    return found
+    return [w.value for w in walk(panel) if isinstance(w, widgets.HTML)]
 
 
 @pytest.mark.parametrize("case", _params("panels"))

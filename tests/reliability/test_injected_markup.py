@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 from unittest import mock
 
-import httpx
 import ipywidgets as widgets
 import pytest
 import test_browser
+from support import set_faults, walk
 from test_browser import Session, poll
 
 import ecomviz_nb as ev
@@ -159,9 +159,7 @@ class World:
 
 
 def hostile_on(sandbox: ev.Sandbox) -> None:
-    response = httpx.put(f"{sandbox.url}/_sandbox/config", json={"hostile": True}, timeout=10)
-    response.raise_for_status()
-    assert response.json()["faults"]["hostile"] is True
+    assert set_faults(sandbox, hostile=True)["faults"]["hostile"] is True
 
 
 @pytest.fixture(scope="module")
@@ -259,18 +257,8 @@ def test_the_hostile_sandbox_spoils_every_string_it_makes_up(world: World) -> No
 
 
 def _ipyplot(w: World, **options: Any) -> str:
-    """What ``show_images(engine="ipyplot")`` displays (ipyplot writes its own markup)."""
-    shown: list[str] = []
-
-    def capture(*objects: Any, **_kwargs: Any) -> None:
-        shown.extend(str(getattr(o, "data", o)) for o in objects)
-
-    with (
-        mock.patch("IPython.display.display", capture),
-        mock.patch("ipyplot._html_helpers.display", capture),
-    ):
-        ev.show_images(w.job.images, engine="ipyplot", store=w.store, **options)
-    return "\n".join(shown)
+    """What ``show_images(engine="ipyplot")`` returns outside a kernel: ipyplot's own markup."""
+    return str(ev.show_images(w.job.images, engine="ipyplot", store=w.store, **options))
 
 
 def _sweep_progress(w: World) -> str:
@@ -358,13 +346,6 @@ def test_a_report_shows_a_sweep_whose_server_errors_mention_javascript(world: Wo
 
 
 # ---------------------------------------------------------------- panels: results and errors
-
-
-def walk(widget: Any) -> list[Any]:
-    found = [widget]
-    for child in getattr(widget, "children", ()):
-        found.extend(walk(child))
-    return found
 
 
 def panel_markup(panel: ev.GeneratePanel | Any) -> str:

@@ -12,27 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import closing, suppress
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support import SandboxProcess, sample, wait_until
 
 import ecomviz_nb as ev
 
 TOKEN = "restart-test-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JOB_SECONDS = 4.0
 DOWN_SECONDS = 3.0
 """How long the sandbox stays dead before it is started again."""
@@ -48,114 +44,29 @@ PERSON = "people/person-a.jpg"
 # ---------------------------------------------------------------- helpers
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s (last value {value!r})")
-        time.sleep(interval)
-
-
-class SandboxProcess:
-    """``ecomviz-nb sandbox --data-dir D`` on a fixed port, to kill with SIGKILL and restart."""
-
-    def __init__(self, data_dir: Path, job_seconds: float = JOB_SECONDS) -> None:
-        self.data_dir = data_dir
-        self.job_seconds = job_seconds
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> float:
-        """Start it (again, on the same port); returns the monotonic time it answered."""
-        assert self.proc is None or self.proc.poll() is not None
-        self.starts += 1
-        log = (self.data_dir.parent / f"sandbox-{self.starts}.log").open("wb")
-        command = [
-            sys.executable,
-            "-m",
-            "ecomviz_nb.cli",
-            "sandbox",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            "--job-seconds",
-            str(self.job_seconds),
-            "--log-level",
-            "warning",
-        ]
-        with log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        proc = self.proc
-
-        def up() -> bool:
-            assert proc.poll() is None, f"the sandbox exited early:\n{self.log()}"
-            with suppress(httpx.HTTPError):
-                return httpx.get(self.url + "/_sandbox/health", timeout=1).status_code == 200
-            return False
-
-        wait_until(up, 30, "the sandbox answering")
-        return time.monotonic()
-
-    def kill(self) -> float:
-        """SIGKILL, as a crash would; returns the monotonic time it was dead."""
-        assert self.proc is not None and self.proc.poll() is None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        assert self.proc.returncode == -signal.SIGKILL
-        return time.monotonic()
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def log(self) -> str:
-        path = self.data_dir.parent / f"sandbox-{self.starts}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-    # ---- reading it
-
-    def jobs(self) -> list[dict[str, Any]]:
-        response = httpx.get(self.url + "/_sandbox/jobs", timeout=10)
-        assert response.status_code == 200, response.text
-        jobs: list[dict[str, Any]] = response.json()["jobs"]
-        return jobs
-
-    def product(self, product_id: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/api/products/{product_id}", headers=AUTH, timeout=10)
-        assert response.status_code == 200, (product_id, response.text)
-        data: dict[str, Any] = response.json()["data"]
-        return data
-
-    def sample(self, name: str) -> str:
-        return f"{self.url}/samples/{name}"
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """The sandbox's data folder: it keeps products and jobs across a kill and a restart."""
+    return tmp_path / "sandbox-data"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Any:
-    sb = SandboxProcess(tmp_path / "sandbox-data")
-    sb.start()
-    try:
-        yield sb
-    finally:
-        sb.close()
+def server(sandbox_process: Callable[..., SandboxProcess], data_dir: Path) -> SandboxProcess:
+    """``ecomviz-nb sandbox --data-dir`` on a port it keeps: to kill with SIGKILL and restart."""
+    return sandbox_process(
+        "--data-dir",
+        str(data_dir),
+        "--job-seconds",
+        str(JOB_SECONDS),
+        "--log-level",
+        "warning",
+        token=TOKEN,
+    )
 
 
 def try_on_request(sb: SandboxProcess, info: str) -> ev.TryOnRequest:
     return ev.TryOnRequest(
-        person_image_url=sb.sample(PERSON), clothing=[ev.Clothing(sb.sample(DRESS), info=info)]
+        person_image_url=sample(sb, PERSON), clothing=[ev.Clothing(sample(sb, DRESS), info=info)]
     )
 
 
@@ -239,7 +150,7 @@ def test_clients_waiting_through_a_sandbox_crash_and_restart_recover_on_their_ow
     server: SandboxProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client = ev.Client(TOKEN, base_url=server.url)
-    products = [client.create_product([server.sample(name)]) for name in (TSHIRT, SNEAKER, TSHIRT)]
+    products = [client.create_product([sample(server, name)]) for name in (TSHIRT, SNEAKER, TSHIRT)]
     runs = [  # two runs per product, on platforms of their own so that they go at once
         ev.GenerateRequest([ev.ImageSpec("main", count=2)], platform="web"),
         ev.GenerateRequest(
@@ -327,7 +238,7 @@ def test_a_job_accepted_before_a_crash_is_finished_after_the_restart_with_nobody
     server: SandboxProcess,
 ) -> None:
     client = ev.Client(TOKEN, base_url=server.url)
-    product = client.create_product([server.sample(TSHIRT)])
+    product = client.create_product([sample(server, TSHIRT)])
     job = client.generate(product.id, ev.GenerateRequest([ev.ImageSpec("main", count=3)]))
     vto = client.try_on(try_on_request(server, "alone"))
 
@@ -376,7 +287,7 @@ def test_a_job_accepted_before_a_crash_is_finished_after_the_restart_with_nobody
 
 
 def test_a_crash_between_saving_an_image_and_saving_the_job_does_not_duplicate_the_image(
-    server: SandboxProcess,
+    server: SandboxProcess, data_dir: Path
 ) -> None:
     """The worker saves each image in two writes: the product (image appended), then the job
     (``done`` counted up). SIGKILL can land between them; timing cannot aim at that instant,
@@ -384,17 +295,15 @@ def test_a_crash_between_saving_an_image_and_saving_the_job_does_not_duplicate_t
     the state such a kill leaves: the product holds image 0, the job still says ``done = 0``.
     """
     client = ev.Client(TOKEN, base_url=server.url)
-    product = client.create_product([server.sample(SNEAKER)])
+    product = client.create_product([sample(server, SNEAKER)])
     job = client.generate(product.id, ev.GenerateRequest([ev.ImageSpec("main", count=3)]))
     wait_until(lambda: client.get_product(product.id).generated_images, 30, "a first image")
     server.kill()
 
-    ((job_id, done),) = store_rows(
-        server.data_dir, "SELECT id, json_extract(doc, '$.done') FROM jobs"
-    )
+    ((job_id, done),) = store_rows(data_dir, "SELECT id, json_extract(doc, '$.done') FROM jobs")
     assert done >= 1
     store_rows(  # as if killed right after the product write of image ``done - 1``
-        server.data_dir,
+        data_dir,
         "UPDATE jobs SET doc = json_set(doc, '$.done', ?) WHERE id = ?",
         (done - 1, job_id),
     )

@@ -37,6 +37,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from support import widget_state
 
 import ecomviz_nb as ev
 from ecomviz_nb import config
@@ -194,10 +195,7 @@ class Ctx:
 
     def panel_state(self) -> str:
         """Everything the ConnectPanels show or would save: their widget state and HTML."""
-        return "\n".join(
-            json.dumps([w.get_state() for w in walk(panel)], default=str) + panel.snapshot_html()
-            for panel in self.panels
-        )
+        return "\n".join(widget_state(panel) + panel.snapshot_html() for panel in self.panels)
 
 
 @pytest.fixture(params=PATHS)
@@ -214,13 +212,6 @@ def ctx(
     for panel in here.panels:
         if panel.async_client is not None:
             asyncio.run(panel.async_client.aclose())
-
-
-def walk(widget: Any) -> list[Any]:
-    found = [widget]
-    for child in getattr(widget, "children", ()):
-        found.extend(walk(child))
-    return found
 
 
 def everything_shown(exc: BaseException) -> str:
@@ -344,7 +335,7 @@ def sink_curl_preview(ctx: Ctx) -> str:
     for panel in (generate, try_on):
         assert "$ECOMVIZ_API_TOKEN" in panel.curl.value  # read from the environment
         shown += [panel.curl.value, panel.preview.value, panel.snapshot_html()]
-        shown.append(json.dumps([w.get_state() for w in walk(panel)], default=str))
+        shown.append(widget_state(panel))
     return "\n".join(shown)
 
 
