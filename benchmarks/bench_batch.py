@@ -2,9 +2,10 @@
 
 The sandbox runs as its own process (``ecomviz-nb sandbox --job-seconds 1``), so the
 benchmark's client and the server do not share a GIL. Items cycle through the four sample
-products (``/samples/products/{tshirt-red,sneaker-white,handbag-black,mug-blue}.jpg``), one
-image URL and a unique label each; every item gets the same request, one main image. Each item
-is worked on as ``batch`` does it: create the product, generate, wait for the image.
+products (``products/{tshirt-red,sneaker-white,handbag-black,mug-blue}.jpg`` of
+``ev.sample_images``), one image URL and a unique label each; every item gets the same request,
+one main image. Each item is worked on as ``batch`` does it: create the product, generate,
+wait for the image.
 
 - (a) ``batch(client, items, request, name=..., concurrency=16, progress=False)``: wall time.
 - (b) the baseline, a plain loop over the sync client (``create_product``, ``generate``,
@@ -59,9 +60,11 @@ import httpx
 import ecomviz_nb as ev
 from ecomviz_nb.batch_ledger import BatchBook, ItemRow
 from ecomviz_nb.runs import batch
+from ecomviz_nb.samples import SAMPLE_NAMES
 
 TOKEN = "bench-token"
-SAMPLES = ["tshirt-red", "sneaker-white", "handbag-black", "mug-blue"]
+SAMPLES = [name for name in SAMPLE_NAMES if name.startswith("products/")]
+"""The sandbox's four sample products, by their names in ``ev.sample_images``."""
 TARGET_SPEEDUP = 10.0
 TARGET_REQUESTS_POLLING = 4.0
 TARGET_REQUESTS_INBOX = 2.5
@@ -116,9 +119,10 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def catalogue(url: str, count: int, prefix: str) -> list[dict[str, Any]]:
+    samples = ev.sample_images(url)
     return [
         {
-            "image_urls": [f"{url}/samples/products/{SAMPLES[i % len(SAMPLES)]}.jpg"],
+            "image_urls": [samples.url(SAMPLES[i % len(SAMPLES)])],
             "label": f"{prefix}-{i:05d}",
         }
         for i in range(count)
@@ -236,8 +240,9 @@ def memory_child(url: str, count: int, concurrency: int, trace: bool) -> dict[st
     wire = request.to_wire()
     # Four products whose one main image is made: the seeded jobs' results.
     finished = []
+    samples = ev.sample_images(client)
     for name in SAMPLES:
-        product = client.create_product([f"{url}/samples/products/{name}.jpg"])
+        product = client.create_product([samples.url(name)])
         client.generate(product.id, request).wait(timeout=60)
         finished.append(product.id)
     items = catalogue(url, count, "mem")
@@ -500,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             "- (d) where the requests go: create + generate are 2 per item, and each job still "
             "reads its product once. With the webhook the wait ends on the "
-            "delivery, but ecomviz_nb/jobs.py (_Job._await) polls once right after submission "
+            "delivery, but ecomviz_nb/job_base.py (Job._await) polls once right after submission "
             "before it first sleeps on the inbox, when the delivery cannot have arrived yet: "
             "that poll is the extra request (2 + 1 = 3 per item)."
         )

@@ -51,7 +51,8 @@ TOKEN = "bench-token"
 PLATFORMS = ["amazon", "shopee", "general"]
 RATIOS = ["1:1", "4:3", "16:9", "9:16"]
 VARY: dict[str, list[Any]] = {"platform": PLATFORMS, "aspect_ratio": RATIOS}
-SOURCE = "/samples/products/tshirt-red.jpg"
+SOURCE = "products/tshirt-red.jpg"
+"""The sample the sweeps run on, by its name in ``ev.sample_images``."""
 TARGET_LOWER_BOUND = 1.3
 TARGET_SPEEDUP = 2.5
 POLL_FAST = 0.05
@@ -291,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = start_sandbox(port, args.job_seconds)
     try:
         client = ev.Client(TOKEN, base_url=url)
-        source_url = url + SOURCE
+        source_url = ev.sample_images(client).url(SOURCE)
         base = ev.GenerateRequest([ev.ImageSpec("main", count=1)])
         plan = ev.sweep(client, "unused", base, vary=VARY, dry_run=True)
         assert isinstance(plan, ev.SweepPlan), plan

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
+import socket
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +23,7 @@ __all__ = [
     "auth_headers",
     "configure_logging",
     "forget_secret",
+    "is_local_server",
     "redact",
     "register_api",
     "release_api",
@@ -66,6 +70,54 @@ def resolve_base_url(base_url: str | None = None) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ValidationError("base_url", value, "an http:// or https:// URL with a host")
     return value.rstrip("/")
+
+
+def is_local_server(url: str) -> bool:
+    """Whether a URL names a server on this machine: the one rule for "is this a sandbox?".
+
+    Local hosts are ``localhost`` and ``*.localhost``, the loopback addresses ``127.0.0.0/8``
+    and ``::1`` (also written ``127.1``, ``2130706433`` or ``::ffff:127.0.0.1``) and the
+    unspecified ``0.0.0.0`` and ``::``, which reach this machine too. Nothing is resolved or
+    sent: it is a reading of the URL only, so a sandbox behind any other name is not seen.
+
+    Private LAN addresses (``10.x``, ``172.16-31.x``, ``192.168.x``) and one-word host names
+    are *not* local: such a server may be the real API behind a gateway, and it is reachable
+    by other machines, so nothing about it may be guessed from the address. (Whether a webhook
+    on a private address can be reached is another question, answered in ``models``.)
+
+    Args:
+        url: a URL with a host, such as ``http://127.0.0.1:8787`` or ``https://ecomviz.cloud``.
+
+    Returns:
+        True for a server on this machine.
+
+    Raises:
+        ValidationError: ``url`` is not a string holding a URL with a host.
+    """
+    allowed = "a URL with a host, such as http://127.0.0.1:8787"
+    if not isinstance(url, str):
+        raise ValidationError("url", url, allowed)
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise ValidationError("url", url, allowed)
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        if not re.fullmatch(r"[0-9a-fx.]+", host):
+            return False
+        try:  # the legacy forms of IPv4 that resolvers still accept: 127.1, 0x7f.1, 2130706433
+            ip = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:

@@ -7,10 +7,14 @@ environment has no token and no server (so ``ev.connect()`` starts a sandbox ins
 saved notebook would. The executed notebook is then scanned: no token, no filled-in Password
 widget, no address of the sandbox in any output or widget state, and every picture embedded as
 a data URI. The committed notebooks themselves must hold no outputs at all.
+
+Each notebook has one cell tagged ``parameters``; one runs under papermill with overrides, from
+another folder, and must write its file beside the output notebook (papermill's ``cwd``).
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 import html
@@ -50,6 +54,8 @@ CATALOGUE_NOTEBOOK = "06_catalogue.ipynb"
 CATALOGUE_REPORT_FILE = Path("build") / "catalogue-report.html"
 """Where the catalogue notebook saves the report of its resumed batch."""
 CELL_TIMEOUT = 180
+PARAMETERS = "parameters"
+"""The tag papermill looks for: the cell whose assignments ``-p NAME VALUE`` overrides."""
 
 TOKEN_PATTERNS = [
     re.compile(re.escape(SANDBOX_TOKEN)),
@@ -64,6 +70,7 @@ IMG_SRC = re.compile(r"""(?i)<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\
 IMAGE_MIME = re.compile(r"^image/(?!svg)")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
 
 @dataclass
 class Run:
@@ -195,6 +202,40 @@ def test_committed_notebook_starts_by_saying_what_it_shows(name: str) -> None:
     assert first.cell_type == "markdown"
     assert first.source.startswith("# ")
     assert "sandbox" in first.source  # and says where it runs without a token
+
+
+def parameters_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    tagged = [c for c in notebook.cells if PARAMETERS in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{len(tagged)} cells tagged {PARAMETERS!r}"
+    return tagged[0]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_has_one_parameters_cell_of_plain_values(name: str) -> None:
+    notebook = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    cell = parameters_cell(notebook)
+    assert cell.cell_type == "code"
+    tree = ast.parse(cell.source)
+    assigned = []
+    for statement in tree.body:  # papermill appends assignments: only plain values go here
+        assert isinstance(statement, ast.Assign), ast.dump(statement)[:80]
+        [target] = statement.targets
+        assert isinstance(target, ast.Name), ast.dump(target)[:80]
+        ast.literal_eval(statement.value)
+        assigned.append(target.id)
+    assert "MINE" in assigned
+    later = "\n".join(c.source for c in notebook.cells[notebook.cells.index(cell) + 1 :])
+    unused = [n for n in assigned if not re.search(rf"\b{n}\b", later)]
+    assert unused == []
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_leaves_the_sandbox_guess_to_the_library(name: str) -> None:
+    notebook = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    assert "ev.sample_images(client, mine=MINE)" in code
+    for guess in ("127.0.0.1", "localhost", "/samples/", "def image_url", "def panel_url"):
+        assert guess not in code
 
 
 # ---------------------------------------------------------------- the executed notebooks
@@ -333,4 +374,39 @@ def test_catalogue_notebook_resumes_its_batch_and_saves_it(run: Run) -> None:
     sources = img_sources(page)
     assert len(sources) >= int(done[1])  # each completed item's image (and its larger view)
     assert not_embedded(sources) == []
+    assert leaks(page) == []
+
+
+# ---------------------------------------------------------------- papermill
+
+
+def test_report_notebook_runs_under_papermill_and_writes_beside_its_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill  # the test extra's: CI runs this notebook through it
+
+    elsewhere = tmp_path / "elsewhere"  # where papermill is started from
+    out = tmp_path / "runs" / "04_report-papermill.ipynb"
+    elsewhere.mkdir()
+    out.parent.mkdir()
+    monkeypatch.chdir(elsewhere)
+    # The kernel inherits this environment: no token or server (a sandbox in the kernel).
+    monkeypatch.setenv(config.ENV_HOME, str(tmp_path / "ecomviz-home"))
+    title = "Papermill run 7319 <b>"
+    papermill.execute_notebook(
+        NOTEBOOK_DIR / REPORT_NOTEBOOK,
+        out,
+        parameters={"TITLE": title, "JOB_SECONDS": 0},
+        cwd=out.parent,  # papermill --cwd: the kernel's folder, so files land beside the output
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=CELL_TIMEOUT,
+    )
+    executed = nbformat.read(out, as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "JOB_SECONDS = 0" in injected[0].source
+    page = (out.parent / REPORT_FILE).read_text(encoding="utf-8")
+    assert html.escape(title) in page  # the override reached the report, escaped
+    assert "EcomViz demo report" not in page
+    assert list(elsewhere.iterdir()) == []  # nothing written where papermill was started
     assert leaks(page) == []
