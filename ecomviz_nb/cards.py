@@ -1,4 +1,4 @@
-"""Rich notebook reprs: cards for products, images, try-ons and jobs, and their registration."""
+"""Cards: products, images, try-ons and jobs as compact self-contained HTML."""
 
 from __future__ import annotations
 
@@ -7,27 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from .display import (
-    HTML,
-    _esc,
-    _fetch,
-    _grid_css,
-    _Item,
-    _item,
-    _swatch,
-    _tile,
-    _uid,
-    aspect_label,
-)
+from .htmlkit import BG, BG_SOFT, BORDER, FG, FG_MUTED, HTML, aspect_label, esc, swatch, uid
 from .images import THUMB_SIZE, ImageStore, default_store
 from .models import GeneratedImage, Product, TryOnResult
+from .tiles import Item, fetch_pics, grid_css, item_of, tile_html
 
-__all__ = ["image_card", "job_card", "product_card", "register_formatters", "try_on_card"]
+__all__ = ["JobLike", "image_card", "job_card", "product_card", "try_on_card"]
 
 _NONE_YET = '<div class="ev-note">none yet</div>'
 MAX_THUMBS = 12
 """Thumbnails a card shows before it says "+N more"."""
-_JOB_CLASSES = ("GenerationJob", "TryOnJob", "AsyncGenerationJob", "AsyncTryOnJob")
 
 
 class JobLike(Protocol):
@@ -36,7 +25,9 @@ class JobLike(Protocol):
     @property
     def id(self) -> str: ...
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """``"generate"`` or ``"tryon"``."""
+
     @property
     def state(self) -> str: ...
     @property
@@ -45,35 +36,41 @@ class JobLike(Protocol):
     def images(self) -> list[GeneratedImage]: ...
 
 
+# Badge colours are JupyterLab's palette, the same in every theme: a light chip, dark text.
+_OK = "background:var(--jp-success-color3,#dafbe1);color:var(--md-green-900,#116329)"
+_BAD = "background:var(--jp-error-color3,#ffebe9);color:var(--md-red-900,#a40e26)"
+_RUN = "background:var(--jp-brand-color4,#ddf4ff);color:var(--md-blue-900,#0550ae)"
+
+
 def _card_css(root: str, size: int) -> str:
     r = f".{root}"
-    return _grid_css(root, size, 2 * size) + (
-        f"{r}{{border:1px solid #d0d7de;border-radius:10px;padding:14px 16px;max-width:820px;"
-        f"background:#fff;box-sizing:border-box}}"
+    return grid_css(root, size, 2 * size) + (
+        f"{r}{{border:1px solid {BORDER};border-radius:10px;padding:14px 16px;max-width:820px;"
+        f"background:{BG};box-sizing:border-box}}"
         f"{r} .ev-hd{{display:flex;align-items:center;gap:10px;flex-wrap:wrap}}"
         f"{r} .ev-name{{font-size:16px;font-weight:600}}"
-        f"{r} .ev-sub{{color:#57606a;font-size:12px;margin-top:3px}}"
-        f"{r} code{{font:11.5px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;"
-        f"padding:1px 5px;border-radius:4px;color:#1f2328}}{r} .ev-sec{{margin-top:14px}}"
+        f"{r} .ev-sub{{color:{FG_MUTED};font-size:12px;margin-top:3px}}"
+        f"{r} code{{font:11.5px ui-monospace,SFMono-Regular,Menlo,monospace;background:{BG_SOFT};"
+        f"padding:1px 5px;border-radius:4px;color:{FG}}}{r} .ev-sec{{margin-top:14px}}"
         f"{r} .ev-k{{font-size:11px;font-weight:600;letter-spacing:.05em;text-transform:uppercase;"
-        f"color:#57606a;margin-bottom:6px}}{r} .ev-k small{{margin-left:6px;font-weight:400}}"
+        f"color:{FG_MUTED};margin-bottom:6px}}{r} .ev-k small{{margin-left:6px;font-weight:400}}"
         f"{r} .ev-chips{{display:flex;flex-wrap:wrap;gap:6px}}"
         f"{r} .ev-chip{{display:inline-flex;align-items:center;padding:2px 9px 2px 4px;"
-        f"border:1px solid #d0d7de;border-radius:999px;font-size:12px}}"
+        f"border:1px solid {BORDER};border-radius:999px;font-size:12px}}"
         f"{r} .ev-chip .ev-sw{{width:14px;height:14px}}"
         f"{r} dl.ev-facts{{display:grid;grid-template-columns:max-content minmax(0,1fr);"
         f"gap:3px 16px;margin:0;font-size:12.5px}}"
         f"{r} dl.ev-two{{grid-template-columns:repeat(2,max-content minmax(0,1fr))}}"
-        f"{r} dl.ev-facts dt{{color:#57606a;font-weight:400}}"
+        f"{r} dl.ev-facts dt{{color:{FG_MUTED};font-weight:400}}"
         f"{r} dl.ev-facts dd{{margin:0;overflow-wrap:anywhere}}"
         f"{r} .ev-badge{{font-size:11.5px;font-weight:600;padding:2px 9px;border-radius:999px;"
-        f"background:#eaeef2;color:#424a53}}{r} .ev-ok{{background:#dafbe1;color:#116329}}"
-        f"{r} .ev-bad{{background:#ffebe9;color:#a40e26}}"
-        f"{r} .ev-run{{background:#ddf4ff;color:#0550ae}}"
-        f"{r} .ev-bar{{height:8px;background:#eaeef2;border-radius:4px;overflow:hidden;"
-        f"width:360px;max-width:100%;margin:2px 0 6px}}"
-        f"{r} .ev-bar>span{{display:block;height:100%;background:#2da44e;border-radius:4px}}"
-        f"{r} .ev-more,{r} .ev-note{{font-size:12px;color:#57606a;margin-top:8px}}"
+        f"background:{BG_SOFT};color:{FG}}}{r} .ev-ok{{{_OK}}}{r} .ev-bad{{{_BAD}}}"
+        f"{r} .ev-run{{{_RUN}}}"
+        f"{r} .ev-bar{{height:8px;background:{BG_SOFT};border-radius:4px;overflow:hidden;"
+        f"width:360px;max-width:100%;margin:2px 0 6px;box-shadow:inset 0 0 0 1px {BORDER}}}"
+        f"{r} .ev-bar>span{{display:block;height:100%;"
+        f"background:var(--jp-success-color1,#2da44e);border-radius:4px}}"
+        f"{r} .ev-more,{r} .ev-note{{font-size:12px;color:{FG_MUTED};margin-top:8px}}"
         f"{r} .ev-cols{{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}}"
         f"{r} .ev-cols>dl{{flex:1 1 260px;min-width:0}}"
     )
@@ -105,7 +102,7 @@ def _badge(status: str) -> str:
         if low in ("failed", "error", "canceled", "cancelled", "rejected", "unknown")
         else "ev-run"
     )
-    return f'<span class="ev-badge {kind}">{_esc(status)}</span>'
+    return f'<span class="ev-badge {kind}">{esc(status)}</span>'
 
 
 def _when(moment: datetime | None) -> str:
@@ -116,14 +113,12 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _thumbs(
-    store: ImageStore, items: Sequence[_Item], size: int, *, limit: int = MAX_THUMBS
-) -> str:
+def _thumbs(store: ImageStore, items: Sequence[Item], size: int, *, limit: int = MAX_THUMBS) -> str:
     """Tiles for the first ``limit`` items, then a "+N more" note."""
     shown = list(items[:limit])
-    pics = _fetch(store, shown, THUMB_SIZE)
+    pics = fetch_pics(store, shown, THUMB_SIZE)
     tiles = "".join(
-        _tile(it, pic, size, i, details=False)
+        tile_html(it, pic, size, i, details=False)
         for i, (it, pic) in enumerate(zip(shown, pics, strict=True))
     )
     more = len(items) - len(shown)
@@ -133,7 +128,7 @@ def _thumbs(
 
 def _facts(pairs: Sequence[tuple[str, str]], *, two: bool = False) -> str:
     """A definition list (in two column pairs if ``two``); values are escaped markup already."""
-    rows = "".join(f"<dt>{_esc(k)}</dt><dd>{v}</dd>" for k, v in pairs if v)
+    rows = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in pairs if v)
     return f'<dl class="ev-facts{" ev-two" if two else ""}">{rows}</dl>' if rows else ""
 
 
@@ -142,10 +137,10 @@ def _scalar(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None if value is None else ("yes" if value else "no")
     if isinstance(value, float):
-        return _esc(f"{value:g}")
+        return esc(f"{value:g}")
     if isinstance(value, (int, str)):
         text = str(value)
-        return _esc(text if len(text) <= 120 else text[:119] + "…")
+        return esc(text if len(text) <= 120 else text[:119] + "…")
     if (
         isinstance(value, list)
         and value
@@ -157,14 +152,14 @@ def _scalar(value: Any) -> str | None:
 
 def product_card(product: Product, *, store: ImageStore | None = None, size: int = 96) -> HTML:
     """A card: name, id, colour swatches, analysis facts and generated-image thumbnails."""
-    root = _uid("card")
+    root = uid("card")
     rgb = {}
     dominant = product.ai_analysis.get("dominant_colors")
     for entry in dominant if isinstance(dominant, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("name"), str):
             rgb[entry["name"]] = entry.get("rgb")
     chips = "".join(
-        f'<span class="ev-chip">{_swatch(c, rgb.get(c))}{_esc(c)}</span>' for c in product.colors
+        f'<span class="ev-chip">{swatch(c, rgb.get(c))}{esc(c)}</span>' for c in product.colors
     )
     facts = [
         (key.replace("_", " "), text)
@@ -172,36 +167,36 @@ def product_card(product: Product, *, store: ImageStore | None = None, size: int
         if (text := _scalar(value)) is not None
     ][:10]
     images = product.generated_images
-    created = f" · created {_esc(_when(product.created_at))}" if product.created_at else ""
+    created = f" · created {esc(_when(product.created_at))}" if product.created_at else ""
     body = _header(
-        _esc(product.name or "Untitled product"), "", f"<code>{_esc(product.id)}</code>{created}"
+        esc(product.name or "Untitled product"), "", f"<code>{esc(product.id)}</code>{created}"
     )
     if chips:
         body += _section("Colours", f'<div class="ev-chips">{chips}</div>')
     if facts:
         body += _section("Analysis", _facts(facts, two=True))
-    thumbs = _thumbs(store or default_store(), [_item(i) for i in images], size) if images else ""
+    thumbs = _thumbs(store or default_store(), [item_of(i) for i in images], size) if images else ""
     body += _section("Generated images", thumbs or _NONE_YET, len(images))
     return _card(root, size, body)
 
 
 def image_card(image: GeneratedImage, *, store: ImageStore | None = None, size: int = 200) -> HTML:
     """A card: the image (click to enlarge) beside its type, colour, ratio and parameters."""
-    root = _uid("card")
-    item = _item(image)
-    pic = _fetch(store or default_store(), [item], THUMB_SIZE)[0]
+    root = uid("card")
+    item = item_of(image)
+    pic = fetch_pics(store or default_store(), [item], THUMB_SIZE)[0]
     known = {"imageType", "color", "platform", "region"}
     pairs = [
-        ("colour", f"{_swatch(image.color)}{_esc(image.color)}" if image.color else ""),
+        ("colour", f"{swatch(image.color)}{esc(image.color)}" if image.color else ""),
         ("aspect ratio", aspect_label(pic.width, pic.height) if pic.uri else ""),
-        ("platform", _esc(image.platform or "")),
-        ("region", _esc(image.region or "")),
-        ("generated", _esc(_when(image.generated_at))),
-        ("file", f"<code>{_esc(image.file_path)}</code>" if image.file_path else ""),
-    ] + [(k, _scalar(v) or _esc(repr(v)[:120])) for k, v in image.params.items() if k not in known]
+        ("platform", esc(image.platform or "")),
+        ("region", esc(image.region or "")),
+        ("generated", esc(_when(image.generated_at))),
+        ("file", f"<code>{esc(image.file_path)}</code>" if image.file_path else ""),
+    ] + [(k, _scalar(v) or esc(repr(v)[:120])) for k, v in image.params.items() if k not in known]
     body = (
-        f'<div class="ev-hd"><span class="ev-name">{_esc(image.image_type or "image")}</span>'
-        f'</div><div class="ev-cols ev-sec">{_tile(item, pic, size, 0, details=False)}'
+        f'<div class="ev-hd"><span class="ev-name">{esc(image.image_type or "image")}</span>'
+        f'</div><div class="ev-cols ev-sec">{tile_html(item, pic, size, 0, details=False)}'
         f"{_facts(pairs)}</div>"
     )
     return _card(root, size, body)
@@ -209,23 +204,23 @@ def image_card(image: GeneratedImage, *, store: ImageStore | None = None, size: 
 
 def try_on_card(result: TryOnResult, *, store: ImageStore | None = None, size: int = 120) -> HTML:
     """A card: status, id, and the person, clothing and result images side by side."""
-    root = _uid("card")
+    root = uid("card")
     raw = result.raw.get("clothingImages")
     infos = (
         [e.get("info") if isinstance(e, dict) else None for e in raw]
         if isinstance(raw, list)
         else []
     )
-    person = [_item(result.person_image, "person")] if result.person_image else []
+    person = [item_of(result.person_image, "person")] if result.person_image else []
     clothing = [
-        _item(
+        item_of(
             url,
             f"clothing {i + 1}"
             + (f" · {infos[i]}" if i < len(infos) and isinstance(infos[i], str) else ""),
         )
         for i, url in enumerate(result.clothing_images)
     ]
-    results = [_item(img, f"result {i + 1}") for i, img in enumerate(result.images)]
+    results = [item_of(img, f"result {i + 1}") for i, img in enumerate(result.images)]
     store = store or default_store()
     columns = "".join(
         f"<div>{_section(name, _thumbs(store, items, size) if items else _NONE_YET, len(items))}"
@@ -233,13 +228,11 @@ def try_on_card(result: TryOnResult, *, store: ImageStore | None = None, size: i
         for name, items in (("Person", person), ("Clothing", clothing), ("Result", results))
     )
     dates = "".join(
-        f" · {label} {_esc(_when(moment))}"
+        f" · {label} {esc(_when(moment))}"
         for label, moment in (("created", result.created_at), ("updated", result.updated_at))
         if moment
     )
-    body = _header(
-        "Virtual try-on", _badge(result.status), f"<code>{_esc(result.id)}</code>{dates}"
-    )
+    body = _header("Virtual try-on", _badge(result.status), f"<code>{esc(result.id)}</code>{dates}")
     body += f'<div class="ev-cols">{columns}</div>'
     return _card(root, size, body)
 
@@ -265,12 +258,12 @@ def _request_summary(kind: str, request: Any) -> str:
             parts.append(f"clothing {i + 1}" + (f": {info}" if info else ""))
         if request.get("aspectRatio"):
             parts.append(str(request["aspectRatio"]))
-    return _esc(" · ".join(parts))
+    return esc(" · ".join(parts))
 
 
 def job_card(job: JobLike, *, store: ImageStore | None = None, size: int = 96) -> HTML:
     """A card: job id, kind, status, done/expected with a bar, elapsed time, images so far."""
-    root = _uid("card")
+    root = uid("card")
     record = getattr(job, "record", None)
     status = str(getattr(record, "status", None) or job.state)
     done, expected = len(job.images), max(0, int(job.expected))
@@ -283,23 +276,22 @@ def job_card(job: JobLike, *, store: ImageStore | None = None, size: int = 96) -
         end = max(stamps, default=0) if finished else time.time()
         if end >= submitted:
             elapsed = f" · {_duration(end - submitted)}"
-    kind = "Generation job" if job.kind == "generation" else "Try-on job"
+    generation = job.kind == "generate"  # the other kind is "tryon"
+    kind = "Generation job" if generation else "Try-on job"
     target = getattr(record, "remote_id", None)
     summary = _request_summary(getattr(record, "kind", ""), getattr(record, "request", None))
-    sub = f"<code>{_esc(job.id)}</code>"
+    sub = f"<code>{esc(job.id)}</code>"
     if target:
-        sub += (
-            f" · {'product' if job.kind == 'generation' else 'try-on'} <code>{_esc(target)}</code>"
-        )
+        sub += f" · {'product' if generation else 'try-on'} <code>{esc(target)}</code>"
     bar = (
         f'<div class="ev-bar" role="progressbar" aria-valuenow="{done}" aria-valuemax="{expected}">'
         f'<span style="width:{percent}%"></span></div>'
-        f"<div>{done} / {expected} images · {_esc(job.state)}{elapsed}</div>"
+        f"<div>{done} / {expected} images · {esc(job.state)}{elapsed}</div>"
     )
     body = _header(kind, _badge(status), sub) + '<div class="ev-sec">' + bar
     body += (f'<div class="ev-note">{summary}</div>' if summary else "") + "</div>"
     if job.images:
-        thumbs = _thumbs(store or default_store(), [_item(i) for i in job.images], size)
+        thumbs = _thumbs(store or default_store(), [item_of(i) for i in job.images], size)
         body += _section("Images so far", thumbs, len(job.images))
     return _card(root, size, body)
 
@@ -311,31 +303,3 @@ def _duration(seconds: float) -> str:
     return (
         f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
     )
-
-
-def register_formatters(ip: Any = None) -> bool:
-    """Make products, images, try-on results and jobs show as cards in IPython and Jupyter.
-
-    The jobs are registered by name, so this module never imports ``jobs``.
-
-    Args:
-        ip: the IPython shell; default the running one.
-
-    Returns:
-        True if registered; False outside IPython.
-    """
-    if ip is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return False
-        ip = get_ipython()
-        if ip is None:
-            return False
-    formatter = ip.display_formatter.formatters["text/html"]
-    formatter.for_type(Product, product_card)
-    formatter.for_type(GeneratedImage, image_card)
-    formatter.for_type(TryOnResult, try_on_card)
-    for name in _JOB_CLASSES:
-        formatter.for_type_by_name("ecomviz_nb.jobs", name, job_card)
-    return True

@@ -9,62 +9,62 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from .display import (
-    _FONT,
+from .htmlkit import (
+    BG_SOFT,
+    BORDER,
+    BORDER_SOFT,
+    FG,
+    FG_MUTED,
+    FONT,
     HTML,
-    _base_css,
-    _caption,
-    _esc,
-    _fetch,
-    _Item,
-    _item,
-    _items,
-    _label,
-    _Pic,
-    _uid,
+    base_css,
+    esc,
+    figure,
+    placeholder,
+    uid,
 )
 from .images import LARGE_SIZE, THUMB_SIZE, ImageError, ImageStore, default_store
 from .models import GeneratedImage, Product
+from .tiles import Item, Pic, caption_of, fetch_pics, item_of, items_of, label_of
 
 __all__ = ["SliderComparison", "compare", "compare_product", "compare_slider"]
 
 
-def _sharp(store: ImageStore, items: Sequence[_Item], height: int) -> list[_Pic]:
+def _sharp(store: ImageStore, items: Sequence[Item], height: int) -> list[Pic]:
     """Thumbnails, refetched at 768 px where a 256 px one would be stretched at ``height``."""
-    pics = _fetch(store, items, THUMB_SIZE)
+    pics = fetch_pics(store, items, THUMB_SIZE)
     wide = [
         i for i, p in enumerate(pics) if p.uri and height * p.width / p.height > 1.15 * THUMB_SIZE
     ]
-    for i, pic in zip(wide, _fetch(store, [items[i] for i in wide], LARGE_SIZE), strict=True):
+    for i, pic in zip(wide, fetch_pics(store, [items[i] for i in wide], LARGE_SIZE), strict=True):
         pics[i] = pic
     return pics
 
 
-def _figure(pic: _Pic, alt: str, height: int, label: str, second: str = "") -> str:
+def _figure(pic: Pic, alt: str, height: int, label: str, second: str = "") -> str:
     """An image ``height`` px high with a caption (``label``, ``second``: escaped markup)."""
     if pic.uri:
         w = max(1, round(height * pic.width / pic.height))
-        media = f'<img src="{pic.uri}" width="{w}" height="{height}" alt="{_esc(alt)}">'
+        media = f'<img src="{pic.uri}" width="{w}" height="{height}" alt="{esc(alt)}">'
     else:
-        w = height
-        media = f'<span class="ev-x">image unavailable<small>{_esc(pic.error)}</small></span>'
+        w, media = height, placeholder(pic.error)
     lines = f"<span>{label}</span>" + (f"<span>{second}</span>" if second else "")
-    return f'<figure style="width:{w}px">{media}<figcaption>{lines}</figcaption></figure>'
+    return figure(media, w, lines)
 
 
 def _compare_html(
     store: ImageStore,
-    sources: list[_Item],
-    rows: list[tuple[str, list[_Item], list[str] | None]],
+    sources: list[Item],
+    rows: list[tuple[str, list[Item], list[str] | None]],
     height: int,
     head: str = "",
 ) -> HTML:
     every = sources + [it for _, row, _ in rows for it in row]
     pics = iter(_sharp(store, every, height))
-    root = _uid("cmp")
+    root = uid("cmp")
     src = (
         "".join(
-            _figure(next(pics), _label(it, i), height, f"<b>{_esc(_label(it, i))}</b>")
+            _figure(next(pics), label_of(it, i), height, f"<b>{esc(label_of(it, i))}</b>")
             for i, it in enumerate(sources)
         )
         or '<i class="ev-none">no source images: pass sources=[...]</i>'
@@ -74,26 +74,27 @@ def _compare_html(
         figs = ""
         for i, it in enumerate(row):
             pic = next(pics)
-            first, second, _ = _caption(it, pic, i)
+            first, second, _ = caption_of(it, pic, i)
             if labels is not None:
-                first, second = f"<b>{_esc(labels[i])}</b>", ""
+                first, second = f"<b>{esc(labels[i])}</b>", ""
             alt = labels[i] if labels is not None else (it.image and it.image.image_type) or ""
-            figs += _figure(pic, alt or _label(it, i), height, first, second)
-        label = f'<div class="ev-k">{_esc(name)}<small>{len(row)}</small></div>' if name else ""
+            figs += _figure(pic, alt or label_of(it, i), height, first, second)
+        label = f'<div class="ev-k">{esc(name)}<small>{len(row)}</small></div>' if name else ""
         body += f'{label}<div class="ev-row">{figs}</div>'
     r = f".{root}"
-    css = _base_css(r) + (
+    css = base_css(r) + (
         f"{r} .ev-cmp{{display:flex;gap:20px;align-items:flex-start}}"
-        f"{r} .ev-src{{flex:none;max-width:40%;padding-right:20px;border-right:1px solid #d0d7de}}"
+        f"{r} .ev-src{{flex:none;max-width:40%;padding-right:20px;border-right:1px solid {BORDER}}}"
         f"{r} .ev-gen{{flex:1;min-width:0}}{r} .ev-row{{display:flex;flex-wrap:wrap;gap:12px;"
         f"margin-bottom:12px}}{r} figure{{margin:0;flex:none}}{r} figure img,{r} .ev-x{{"
-        f"display:block;height:{height}px;width:100%;margin:0;border-radius:6px;"
-        f"background:#f4f4f5;box-shadow:0 0 0 1px #e4e4e7}}{r} figure .ev-x{{display:flex}}"
-        f"{r} figcaption{{font-size:12px;color:#57606a;padding-top:5px}}"
+        f"display:block;height:{height}px;width:100%;margin:0;border-radius:6px}}"
+        f"{r} figure img{{background:{BG_SOFT};box-shadow:0 0 0 1px {BORDER_SOFT}}}"
+        f"{r} figure .ev-x{{display:flex}}"
+        f"{r} figcaption{{font-size:12px;color:{FG_MUTED};padding-top:5px}}"
         f"{r} figcaption>span{{display:block;overflow:hidden;white-space:nowrap;"
-        f"text-overflow:ellipsis}}{r} figcaption b{{color:#1f2328}}"
+        f"text-overflow:ellipsis}}{r} figcaption b{{color:{FG}}}"
         f"{r} .ev-k{{font-weight:600;margin:0 0 6px}}{r} .ev-k small{{font-weight:400;"
-        f"color:#57606a;margin-left:6px}}{r} .ev-none{{color:#57606a}}"
+        f"color:{FG_MUTED};margin-left:6px}}{r} .ev-none{{color:{FG_MUTED}}}"
     )
     return HTML(
         f'<div class="{root}"><style>{css}</style>{head}<div class="ev-cmp"><div class="ev-src">'
@@ -124,11 +125,11 @@ def compare(
     """
     if not (isinstance(height, int) and 24 <= height <= 2048):
         raise ValueError(f"height={height!r} must be a whole number of pixels from 24 to 2048")
-    gens = _items(generated)
+    gens = items_of(generated)
     if labels is not None and len(labels) != len(gens):
         raise ValueError(f"{len(labels)} labels for {len(gens)} generated images")
     rows = [("Generated", gens, list(labels) if labels is not None else None)]
-    return _compare_html(store or default_store(), _items(source), rows, height)
+    return _compare_html(store or default_store(), items_of(source), rows, height)
 
 
 def compare_product(
@@ -148,16 +149,16 @@ def compare_product(
     if sources is None:
         raw = product.raw.get("imageUrls")
         sources = [u for u in raw if isinstance(u, str)] if isinstance(raw, list) else []
-    rows: dict[str, list[_Item]] = {}
+    rows: dict[str, list[Item]] = {}
     for image in product.generated_images if images is None else images:
-        rows.setdefault(image.image_type or "(none)", []).append(_item(image))
+        rows.setdefault(image.image_type or "(none)", []).append(item_of(image))
     head = (
-        f'<div class="ev-k" style="font-size:15px">{_esc(product.name or "Product")}'
-        f"<small>{_esc(product.id)}</small></div>"
+        f'<div class="ev-k" style="font-size:15px">{esc(product.name or "Product")}'
+        f"<small>{esc(product.id)}</small></div>"
     )
     return _compare_html(
         store or default_store(),
-        [_item(s) for s in sources],
+        [item_of(s) for s in sources],
         [(kind, items, None) for kind, items in rows.items()],
         height,
         head,
@@ -169,7 +170,7 @@ def compare_product(
 
 def _slider_image(store: ImageStore, source: Any) -> Image.Image:
     """The image as RGB (its 768 px thumbnail), or a grey card that says why it is missing."""
-    item = _item(source)
+    item = item_of(source)
     try:
         if item.source is None:
             raise ImageError("no image URL")
@@ -212,9 +213,9 @@ def _composite(left: Image.Image, right: Image.Image, percent: int) -> bytes:
 
 
 def _slider_labels(labels: tuple[str, str], width: int) -> str:
-    a, b = (_esc(label) for label in labels)
+    a, b = (esc(label) for label in labels)
     return (
-        f'<div style="display:flex;justify-content:space-between;width:{width}px;{_FONT};'
+        f'<div style="display:flex;justify-content:space-between;width:{width}px;{FONT};'
         f'font-weight:600"><span>&#9664; {a}</span><span>{b} &#9654;</span></div>'
     )
 
@@ -226,7 +227,7 @@ def _slider_static(
     height = round(width * left.height / left.width)
     return HTML(
         f'<div>{_slider_labels(labels, width)}<img src="{uri}" width="{width}" '
-        f'height="{height}" alt="{_esc(" / ".join(labels))}" style="display:block"></div>'
+        f'height="{height}" alt="{esc(" / ".join(labels))}" style="display:block"></div>'
     )
 
 
@@ -235,7 +236,8 @@ class SliderComparison:
 
     ``widget`` is the VBox to display; ``slider`` and ``image`` are its parts. The object's
     mime bundle carries the widget view and a ``text/html`` composite at 50 %, so JupyterLab
-    shows the live slider and nbconvert or GitHub show the picture.
+    shows the live slider and nbconvert or GitHub show the picture. Outside Jupyter,
+    ``str(slider)`` is that composite's markup.
     """
 
     def __init__(
@@ -244,6 +246,7 @@ class SliderComparison:
         import ipywidgets as widgets  # lazily: a plain Python session never needs it
 
         self.left, self.right, self.labels, self.width = left, right, labels, width
+        self._static: HTML | None = None
         self.slider: Any = widgets.IntSlider(
             value=50,
             min=0,
@@ -266,7 +269,16 @@ class SliderComparison:
 
     def static_html(self) -> HTML:
         """The composite at 50 % as self-contained HTML."""
-        return _slider_static(self.left, self.right, self.labels, self.width)
+        if self._static is None:
+            self._static = _slider_static(self.left, self.right, self.labels, self.width)
+        return self._static
+
+    def __str__(self) -> str:
+        """The static composite's markup: what ``print()``, a file or a template gets."""
+        return str(self.static_html())
+
+    def _repr_html_(self) -> str:
+        return str(self.static_html())
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})

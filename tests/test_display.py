@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -16,11 +17,13 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from support import short_sleep
 
 import ecomviz_nb as ev
 from ecomviz_nb import cards, comparison, config, display
 from ecomviz_nb.jobs import GenerationJob, TryOnJob
 from ecomviz_nb.ledger import JobRecord
+from ecomviz_nb.runs.matrix import matrix_html, plan_html
 
 HOSTILE_IMG = "<img src=x onerror=alert(1)>"
 HOSTILE_ATTR = '"><script>alert(2)</script>'
@@ -83,11 +86,6 @@ def jpeg_file(folder: Path, name: str, size: tuple[int, int], color: str = "teal
     return path
 
 
-def fast(job: Any) -> Any:
-    job._sleep = lambda seconds: time.sleep(min(seconds, 0.05))
-    return job
-
-
 @pytest.fixture(scope="module")
 def generated(
     sandbox: ev.Sandbox, tmp_path_factory: pytest.TempPathFactory
@@ -95,10 +93,10 @@ def generated(
     """A sandbox product with 6 generated images (main x2, detail, facebook, vto x2)."""
     with pytest.MonkeyPatch.context() as patch:  # the client's ledger goes to a temporary home
         patch.setenv(config.ENV_HOME, str(tmp_path_factory.mktemp("home")))
-        client = sandbox.client()
+        client = sandbox.client(sleep=short_sleep)  # its jobs poll every 50 ms at the most
         sources = [f"{sandbox.url}/samples/products/tshirt-red.jpg"]
         product = client.create_product(sources)
-        done = fast(client.generate(product.id, GENERATE)).wait(timeout=60)
+        done = client.generate(product.id, GENERATE).wait(timeout=60)
         yield done, sources
         client.close()
 
@@ -270,16 +268,18 @@ def test_bad_arguments_raise_before_any_fetch() -> None:
     assert "no images" in display.show_images([])
 
 
-def test_ipyplot_engine_gets_data_uris_and_escaped_labels(
+def test_ipyplot_engine_in_a_kernel_displays_data_uris_and_escaped_labels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ipyplot._html_helpers
+    import IPython
     import IPython.display
 
     shown: list[str] = []
     capture = lambda obj: shown.append(obj.data)  # noqa: E731
     monkeypatch.setattr(ipyplot._html_helpers, "display", capture)
     monkeypatch.setattr(IPython.display, "display", capture)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
     product = hostile_product(tmp_path)
     for layout in ("sections", "tabs"):
         shown.clear()
@@ -288,6 +288,24 @@ def test_ipyplot_engine_gets_data_uris_and_escaped_labels(
         markup = "".join(shown)
         assert "data:image/jpeg;base64," in markup
         assert HOSTILE_IMG not in markup and "<script>" not in markup
+
+
+def test_ipyplot_engine_outside_a_kernel_returns_its_markup_and_prints_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ipyplot._html_helpers
+
+    before = ipyplot._html_helpers.display
+    product = hostile_product(tmp_path)
+    for layout in ("sections", "tabs"):
+        result = display.show_images(product, "color", engine="ipyplot", layout=layout)
+        assert isinstance(result, display.HTML)
+        assert "ipyplot" in result and len(srcs(result)) >= len(product.generated_images)
+        assert all(src.startswith("data:image/jpeg;base64,") for src in srcs(result))
+        assert HOSTILE_IMG not in result and "<script>" not in result
+        assert "&lt;img src=x onerror=alert(1)&gt;" in result
+    assert capsys.readouterr().out == ""  # no "<IPython.core.display.HTML object>"
+    assert ipyplot._html_helpers.display is before  # ipyplot is left as it was
 
 
 # ---------------------------------------------------------------- escaping and colours
@@ -441,6 +459,24 @@ def test_slider_without_ipywidgets_returns_the_static_composite(
     assert [decoded(u).size for u in srcs(view)] == [(300, 200)]
 
 
+def test_slider_outside_jupyter_prints_and_renders_as_its_static_composite(
+    tmp_path: Path,
+) -> None:
+    a = jpeg_file(tmp_path, "a.jpg", (300, 200), "red")
+    b = jpeg_file(tmp_path, "b.jpg", (300, 200), "blue")
+    view = comparison.compare_slider(a, b, width=240, labels=(HOSTILE_IMG, "after"))
+    assert isinstance(view, comparison.SliderComparison)
+    text = str(view)
+    assert text == view._repr_html_() == str(view.static_html())
+    assert_inert(text)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    (uri,) = srcs(text)
+    composite = decoded(uri).convert("RGB")
+    assert composite.size == (240, 160)
+    left, right = composite.getpixel((30, 80)), composite.getpixel((210, 80))
+    assert left[0] > 150 > left[2] and right[2] > 150 > right[0]  # type: ignore[index]
+
+
 def test_importing_the_package_loads_no_ipython_ipywidgets_or_ipyplot() -> None:
     code = (
         "import sys, ecomviz_nb, ecomviz_nb.display, ecomviz_nb.cards; "
@@ -479,12 +515,12 @@ def test_image_card_lists_type_ratio_colour_and_params(
 
 
 def test_try_on_card_shows_person_clothing_and_result(sandbox: ev.Sandbox) -> None:
-    client = sandbox.client()
+    client = sandbox.client(sleep=short_sleep)
     request = ev.TryOnRequest(
         person_image_url=f"{sandbox.url}/samples/people/person-a.jpg",
         clothing=[ev.Clothing(f"{sandbox.url}/samples/garments/dress-green.png", "US9.9")],
     )
-    job = fast(client.try_on(request))
+    job = client.try_on(request)
     result = job.wait(timeout=60)
     markup = cards.try_on_card(result)
     assert_inert(markup)
@@ -544,14 +580,45 @@ def test_job_card_shows_progress_bar_elapsed_and_images_so_far(tmp_path: Path) -
     assert len(srcs(markup)) == 2
 
 
-def test_register_formatters_renders_models_and_jobs_as_cards(tmp_path: Path) -> None:
-    from IPython.core.formatters import HTMLFormatter
+# ---------------------------------------------------------------- theme colours
 
-    formatter = HTMLFormatter()
-    shell = SimpleNamespace(display_formatter=SimpleNamespace(formatters={"text/html": formatter}))
-    assert cards.register_formatters(shell) is True
-    product = ev.Product(id="p-1", name="Mug")
-    assert "ev-card-" in formatter(product) and "Mug" in formatter(product)
-    job = try_on_job(tmp_path, clothing_info="fits", images=[])
-    assert "Try-on job" in formatter(job)
-    assert cards.register_formatters() is False  # not inside IPython
+_HEX = re.compile(r"#[0-9a-fA-F]{3,8}\b")
+_VAR_FALLBACK = re.compile(r"var\(--[a-z0-9-]+,\s*#[0-9a-fA-F]{3,8}\)")
+_COLOUR_WORDS = re.compile(r"(?<![\w-])(?:white|black|grey|gray|silver)(?![\w-])")
+
+
+def theme_problems(markup: str) -> list[str]:
+    """Colours in the markup's style sheets that a JupyterLab theme cannot restyle."""
+    sheets = re.findall(r"<style>(.*?)</style>", markup, flags=re.S)
+    assert sheets, "no style sheet"
+    problems = []
+    for css in sheets:
+        bare = _VAR_FALLBACK.sub("", css)
+        problems += _HEX.findall(bare) + _COLOUR_WORDS.findall(bare)
+        for name in ("color", "background", "border-color"):
+            for value in re.findall(rf"(?<![\w-]){name}:([^;}}]+)", bare):
+                if value.strip() not in ("none", "inherit", "transparent") and "var(" not in value:
+                    problems.append(f"{name}:{value}")
+    return problems
+
+
+def test_every_view_takes_its_colours_from_the_jupyterlab_theme(
+    generated: tuple[ev.Product, list[str]], tmp_path: Path
+) -> None:
+    product, sources = generated
+    job = try_on_job(tmp_path, clothing_info="fits", images=product.generated_images[:1])
+    views = {
+        "grid": display.show_images(product, "image_type"),
+        "tabs": display.show_images(product, "color", layout="tabs"),
+        "product card": cards.product_card(product),
+        "image card": cards.image_card(product.generated_images[0]),
+        "job card": cards.job_card(job),
+        "compare": comparison.compare(sources, product),
+        "compare product": comparison.compare_product(product, sources=sources),
+        "sweep matrix": matrix_html([], ["aspect_ratio"], [("source", sources[0])]),
+        "sweep plan": plan_html([], ["aspect_ratio"], "generate"),
+    }
+    found = {name: theme_problems(markup) for name, markup in views.items()}
+    assert found == {name: [] for name in views}
+    assert "var(--jp-ui-font-color1,#1f2328)" in views["grid"]
+    assert "var(--jp-layout-color1,#fff)" in views["product card"]

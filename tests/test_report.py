@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import random
 import re
@@ -19,7 +20,8 @@ from PIL import Image, ImageDraw, ImageFilter
 import ecomviz_nb as ev
 from ecomviz_nb.display import HTML, show_images
 from ecomviz_nb.images import ImageStore
-from ecomviz_nb.report import Report, main_report, report_from_ledger
+from ecomviz_nb.report import Report, report_from_ledger
+from ecomviz_nb.report_safety import shareable
 
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
@@ -277,6 +279,51 @@ def test_an_unreachable_image_becomes_a_placeholder(tmp_path: Path) -> None:
     assert LOOPBACK_URL.findall(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("see http://127.1:8787/samples/a.png.", "see (local server)/samples/a.png."),
+        ("http://app.localhost:9/x.jpg", "(local server)/x.jpg"),
+        ("http://[::ffff:127.0.0.1]:80/a", "(local server)/a"),
+        ("ws://2130706433/feed", "(local server)/feed"),
+        ("HTTP://0x7f.1/a", "(local server)/a"),
+        ("http://[::]:1/ and http://0.0.0.0:2/", "(local server)/ and (local server)/"),
+        ("(http://user:pw@localhost.:8787)", "((local server))"),
+    ],
+)
+def test_every_address_is_local_server_calls_local_is_masked(text: str, shown: str) -> None:
+    assert shareable(text) == html.escape(shown, quote=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://ecomviz.cloud/a.png",
+        "http://10.0.0.5:8787/x",
+        "http://192.168.1.2/x",
+        "http://127.0.0.1.nip.io/x",
+        "http://sandbox/x",
+        "http://:80/x",
+        "http://[zz/x",
+    ],
+)
+def test_other_urls_stay_whole_in_report_text(text: str) -> None:
+    assert shareable(text) == html.escape(text, quote=True)
+
+
+def test_a_saved_report_shows_no_local_server_the_loopback_regex_would_miss(
+    tmp_path: Path,
+) -> None:
+    hosts = ("127.1:8787", "app.localhost:8787", "[::ffff:127.0.0.1]:8787")
+    report = Report("local names", store=ImageStore(tmp_path / "cache"))
+    report.add(
+        [f"http://{hosts[0]}/gone.jpg"], note=f"from http://{hosts[1]}/ and http://{hosts[2]}/"
+    )
+    text = report.save(tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "gone.jpg" in text and "(local server)" in text
+    assert [host for host in hosts if host in text] == []
+
+
 def _photo(seed: int) -> bytes:
     """A busy 1200 px photo-like JPEG: coloured shapes on a gradient, with grain."""
     rnd = random.Random(seed)
@@ -348,33 +395,51 @@ def test_report_from_ledger_shows_each_job_and_says_why_one_cannot_be_fetched(
     assert "<script" not in text and "window.__pwned" in text
 
 
-def test_main_report_writes_the_page_and_prints_its_path(
-    sandbox: ev.Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_report_from_ledger_takes_a_title_and_the_newest_jobs_and_keeps_the_token_out(
+    sandbox: ev.Sandbox, tmp_path: Path
 ) -> None:
-    _, job, _ = _run_jobs(sandbox)
-    out = tmp_path / "cli" / "report.html"
-    # No token set: a --base-url is taken to be a sandbox, which takes the sandbox token.
-    argv = ["--out", str(out), "--base-url", sandbox.url, "--title", "Nightly <jobs>"]
-    assert main_report(argv) == 0
-    assert capsys.readouterr().out.strip() == str(out)
+    client, job, vto = _run_jobs(sandbox)
+    newest = report_from_ledger(client, title="Nightly <jobs>", limit=1)
+    assert [s.title for s in newest.sections] == [f"Try-on {vto.id}"]
+    every = report_from_ledger(client, limit=None)
+    titles = [s.title for s in every.sections]
+    assert titles.index(f"Try-on {vto.id}") < titles.index(f"Generation {job.id}")
+    assert every.title == "EcomViz jobs"
+    out = newest.save(tmp_path / "nightly" / "report.html")
     text = out.read_text(encoding="utf-8")
-    assert f"Generation {job.id}" in text and "Nightly &lt;jobs&gt;" in text
-    assert "data:image/jpeg;base64," in text and "sandbox-local" not in text
+    assert "Nightly &lt;jobs&gt;" in text and "Nightly <jobs>" not in text
+    assert "data:image/jpeg;base64," in text
+    assert "sandbox-local" not in text and "sandbox-local" not in newest._repr_html_()
 
 
-def test_main_report_needs_a_token_unless_it_is_given_a_base_url(
-    sandbox: ev.Sandbox,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+def test_report_from_ledger_of_another_server_needs_all_servers(
+    sandbox: ev.Sandbox, tmp_path: Path
 ) -> None:
-    out = tmp_path / "report.html"
-    assert main_report(["--out", str(out)]) == 2
-    assert "ECOMVIZ_API_TOKEN" in capsys.readouterr().err
-    strict = ["--out", str(out), "--base-url", sandbox.url, "--token-from-env", "MY_TOKEN"]
-    assert main_report(strict) == 2
-    assert "$MY_TOKEN is not set" in capsys.readouterr().err
-    assert not out.exists()
-    monkeypatch.setenv("MY_TOKEN", "token-of-my-own")
-    assert main_report(strict) == 0
-    assert out.exists()
+    client, job, _ = _run_jobs(sandbox)
+    elsewhere = client.jobs.ledger.add(
+        kind="generate", base_url="https://elsewhere.test", request={}, expected=1
+    )
+    client.jobs.ledger.update(elsewhere.id, state="rejected", message="refused there")
+    mine = [s.title for s in report_from_ledger(client, limit=None).sections]
+    assert f"Generation {job.id}" in mine and f"Generation {elsewhere.id}" not in mine
+    every = report_from_ledger(client, limit=None, all_servers=True)
+    (section,) = [s for s in every.sections if s.title == f"Generation {elsewhere.id}"]
+    assert section.error and "refused there" in section.error and section.image_count == 0
+
+
+# ---------------------------------------------------------------- theme colours
+
+_HEX = re.compile(r"#[0-9a-fA-F]{3,8}\b")
+_VAR_FALLBACK = re.compile(r"var\(--[a-z0-9-]+,\s*#[0-9a-fA-F]{3,8}\)")
+
+
+def test_report_colours_are_theme_variables_with_light_fallbacks(built: Built) -> None:
+    page = built.path.read_text(encoding="utf-8")
+    inline = built.report._repr_html_()
+    for markup in (page, inline):
+        (css,) = re.findall(r"<style>(.*?)</style>", markup, flags=re.S)[:1]
+        assert _HEX.findall(_VAR_FALLBACK.sub("", css)) == []
+        declared = re.findall(r"(?<![\w-])color:([^;}]+)", css)
+        assert declared and all("var(--" in v or v == "inherit" for v in declared), declared
+    assert "color:var(--jp-ui-font-color1,#1f2328)" in page
+    assert "background:var(--jp-layout-color1,#fff)" in page

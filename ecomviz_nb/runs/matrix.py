@@ -2,84 +2,84 @@
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from ..htmlkit import (
+    BORDER,
+    BORDER_SOFT,
+    FG_MUTED,
+    FONT,
+    WARN_BG,
+    WARN_FG,
+    aspect_label,
+    esc,
+    figure,
+    placeholder,
+    uid,
+)
 from ..images import ImageError, ImageStore, default_store
+from ..tiles import data_uri_size
 from .plan import SweepRun, show_value
 
 __all__ = ["matrix_html", "plan_html"]
 
-_STATE_COLOURS = {"completed": "#1a7f37", "failed": "#b00020", "running": "#0969da"}
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _size(uri: str) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(base64.b64decode(uri.partition(",")[2]))) as image:
-        width, height = image.size
-    return width, height
+# A dot in the state's colour before text in the body colour: no green or red of JupyterLab's
+# reads as text on every background of both themes (a panel, a card, a report section).
+_STATE_COLOURS = {
+    "completed": "var(--jp-success-color1,#1a7f37)",
+    "failed": "var(--jp-error-color1,#b00020)",
+    "running": "var(--jp-brand-color1,#0969da)",
+}
 
 
 def _figure(uri: str | ImageError, height: int, caption: str, alt: str) -> str:
     """One image ``height`` px high with its caption (escaped here), or a placeholder."""
     if isinstance(uri, ImageError):
-        return (
-            f'<figure><span class="ev-x" style="width:{height}px">image unavailable'
-            f"<small>{_esc(uri)}</small></span><figcaption>{_esc(caption)}</figcaption></figure>"
-        )
-    from ..display import aspect_label
-
-    w, h = _size(uri)
+        return figure(placeholder(uri, style=f"width:{height}px"), height, esc(caption))
+    w, h = data_uri_size(uri)
     width = max(1, round(height * w / max(h, 1)))
     ratio = aspect_label(w, h)
     text = f"{caption} · {ratio}" if caption else ratio
-    return (
-        f'<figure style="width:{width}px"><img src="{uri}" width="{width}" height="{height}" '
-        f'alt="{_esc(alt)}"><figcaption title="{_esc(text)}">{_esc(text)}</figcaption></figure>'
-    )
+    media = f'<img src="{uri}" width="{width}" height="{height}" alt="{esc(alt)}">'
+    return figure(media, width, esc(text), title=text)
 
 
 def _css(root: str, height: int) -> str:
     # Two classes beat JupyterLab's own table rules (right-aligned cells, striped rows).
     r = f".{root}.ev-matrix"
     return (
-        f"{r}{{font:13px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
-        f"color:var(--jp-ui-font-color1,#1f2328)}}"
+        f"{r}{{{FONT}}}"
         f"{r} table{{border-collapse:collapse}}{r} tbody tr:nth-child(n){{background:none}}"
-        f"{r} th,{r} td{{padding:8px 10px;"
-        f"border-bottom:1px solid var(--jp-border-color2,#d0d7de);vertical-align:top;"
-        f"text-align:left}}{r} thead th{{font-size:12px;color:var(--jp-ui-font-color2,#57606a);"
+        f"{r} th,{r} td{{padding:8px 10px;color:inherit;"
+        f"border-bottom:1px solid {BORDER};vertical-align:top;"
+        f"text-align:left}}{r} thead th{{font-size:12px;color:{FG_MUTED};"
         f"font-weight:600;white-space:nowrap}}{r} tbody th{{font-weight:600;white-space:nowrap}}"
-        f"{r} .ev-src{{border-right:1px solid var(--jp-border-color2,#d0d7de)}}"
+        f"{r} .ev-src{{border-right:1px solid {BORDER}}}"
         f"{r} .ev-row{{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}}"
         f"{r} figure{{margin:0;flex:none;min-width:96px}}"
         f"{r} figure img{{display:block;height:{height}px;"
-        f"border-radius:6px;box-shadow:0 0 0 1px var(--jp-border-color2,#e4e4e7)}}"
-        f"{r} figcaption{{font-size:11px;color:var(--jp-ui-font-color2,#57606a);padding-top:4px;"
+        f"border-radius:6px;box-shadow:0 0 0 1px {BORDER_SOFT}}}"
+        f"{r} figcaption{{font-size:11px;color:{FG_MUTED};padding-top:4px;"
         f"overflow-wrap:anywhere}}{r} .ev-x{{display:flex;flex-direction:column;gap:4px;"
         f"height:{height}px;justify-content:center;padding:8px;box-sizing:border-box;"
-        f"color:#9a3412;font-size:12px;background:#f4f4f5;border-radius:6px}}"
-        f"{r} .ev-state{{font-size:12px;margin-top:6px}}{r} .ev-title{{font-weight:600;"
+        f"color:{WARN_FG};font-size:12px;background:{WARN_BG};border:1px dashed {WARN_FG};"
+        f"border-radius:6px}}{r} .ev-x small{{color:{FG_MUTED};font-size:11px}}"
+        f"{r} .ev-state{{font-size:12px;margin-top:6px}}{r} .ev-dot{{display:inline-block;"
+        f"width:8px;height:8px;border-radius:50%;margin-right:6px;vertical-align:0}}"
+        f"{r} .ev-title{{font-weight:600;"
         f"margin:0 0 8px}}{r} .ev-title small{{font-weight:400;margin-left:8px;"
-        f"color:var(--jp-ui-font-color2,#57606a)}}"
+        f"color:{FG_MUTED}}}"
     )
 
 
 def _state(run: SweepRun) -> str:
-    colour = _STATE_COLOURS.get(run.state, "var(--jp-ui-font-color2,#57606a)")
+    colour = _STATE_COLOURS.get(run.state, FG_MUTED)
     text = run.state if run.state == run.status or not run.status else f"{run.state} · {run.status}"
     if run.error:
         text = f"{run.state}: {run.error}"
-    return f'<div class="ev-state" style="color:{colour}">{_esc(text)}</div>'
+    dot = f'<i class="ev-dot" style="background:{colour}"></i>'
+    return f'<div class="ev-state">{dot}{esc(text)}</div>'
 
 
 def _caption(image: Any) -> str:
@@ -110,11 +110,11 @@ def matrix_html(
     wanted = [url for _, url in sources] + [img.url for images in shown for img in images]
     uris = iter(store.data_uris(wanted) if wanted else [])
     src = "".join(_figure(next(uris), height, label, label) for label, _ in sources)
-    root = f"ev-mx-{uuid.uuid4().hex[:8]}"
-    head = "".join(f"<th>{_esc(axis)}</th>" for axis in axes)
+    root = uid("mx")
+    head = "".join(f"<th>{esc(axis)}</th>" for axis in axes)
     body = ""
     for i, (run, images) in enumerate(zip(runs, shown, strict=True)):
-        cells = "".join(f"<th>{_esc(show_value(run.params.get(a, '')))}</th>" for a in axes)
+        cells = "".join(f"<th>{esc(show_value(run.params.get(a, '')))}</th>" for a in axes)
         figs = "".join(_figure(next(uris), height, _caption(img), run.label) for img in images)
         first = (
             f'<td class="ev-src" rowspan="{len(runs)}"><div class="ev-row">{src}</div></td>'
@@ -125,7 +125,7 @@ def matrix_html(
     done = sum(run.state == "completed" for run in runs)
     count = sum(len(images) for images in shown)
     heading = (
-        f'<div class="ev-title">{_esc(title or "Sweep")}<small>{len(runs)} runs · {done} '
+        f'<div class="ev-title">{esc(title or "Sweep")}<small>{len(runs)} runs · {done} '
         f"completed · {count} images</small></div>"
     )
     source_head = "<th>Source</th>" if sources else ""
@@ -139,17 +139,17 @@ def matrix_html(
 def plan_html(runs: Sequence[SweepRun], axes: Sequence[str], kind: str) -> str:
     """A plan before it is sent: how many runs and images, and the combinations."""
     images = sum(run.expected for run in runs)
-    root = f"ev-mx-{uuid.uuid4().hex[:8]}"
-    head = "".join(f"<th>{_esc(a)}</th>" for a in axes)
+    root = uid("mx")
+    head = "".join(f"<th>{esc(a)}</th>" for a in axes)
     rows = "".join(
         "<tr>"
-        + "".join(f"<td>{_esc(show_value(run.params.get(a, '')))}</td>" for a in axes)
+        + "".join(f"<td>{esc(show_value(run.params.get(a, '')))}</td>" for a in axes)
         + f"<td>{run.expected}</td></tr>"
         for run in runs
     )
     return (
         f'<div class="{root} ev-matrix"><style>{_css(root, 64)}</style><div class="ev-title">'
-        f"{_esc(kind)} sweep plan<small>{len(runs)} runs · {images} images · nothing sent "
+        f"{esc(kind)} sweep plan<small>{len(runs)} runs · {images} images · nothing sent "
         f"yet</small></div><table><thead><tr>{head}<th>images</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>"
     )
