@@ -95,6 +95,7 @@ __all__ = [
     "compare_product",
     "compare_slider",
     "connect",
+    "export_notebook",
     "image_card",
     "job_card",
     "poll_delay",
@@ -116,6 +117,7 @@ if TYPE_CHECKING:
     from .client import AsyncClient, Client
     from .comparison import compare, compare_product, compare_slider
     from .display import show_images
+    from .export import export_notebook
     from .inbox import WebhookInbox
     from .jobs import (
         AsyncGenerationJob,
@@ -177,6 +179,7 @@ _LAZY = {
     "WebhookInbox": "inbox",
     "BatchPanel": "widgets",
     "sample_images": "samples",
+    "export_notebook": "export",
     "AsyncClient": "client",
     "Client": "client",
     "AsyncGenerationJob": "jobs",

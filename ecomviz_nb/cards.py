@@ -7,7 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from .htmlkit import BG, BG_SOFT, BORDER, FG, FG_MUTED, HTML, aspect_label, esc, swatch, uid
+from .htmlkit import (
+    BG,
+    BG_SOFT,
+    BORDER,
+    FG,
+    FG_MUTED,
+    HTML,
+    aspect_label,
+    mask_local,
+    shareable,
+    swatch,
+    uid,
+)
 from .images import THUMB_SIZE, ImageStore, default_store
 from .models import GeneratedImage, Product, TryOnResult
 from .tiles import Item, fetch_pics, grid_css, item_of, tile_html
@@ -102,7 +114,7 @@ def _badge(status: str) -> str:
         if low in ("failed", "error", "canceled", "cancelled", "rejected", "unknown")
         else "ev-run"
     )
-    return f'<span class="ev-badge {kind}">{esc(status)}</span>'
+    return f'<span class="ev-badge {kind}">{shareable(status)}</span>'
 
 
 def _when(moment: datetime | None) -> str:
@@ -128,7 +140,7 @@ def _thumbs(store: ImageStore, items: Sequence[Item], size: int, *, limit: int =
 
 def _facts(pairs: Sequence[tuple[str, str]], *, two: bool = False) -> str:
     """A definition list (in two column pairs if ``two``); values are escaped markup already."""
-    rows = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in pairs if v)
+    rows = "".join(f"<dt>{shareable(k)}</dt><dd>{v}</dd>" for k, v in pairs if v)
     return f'<dl class="ev-facts{" ev-two" if two else ""}">{rows}</dl>' if rows else ""
 
 
@@ -137,10 +149,10 @@ def _scalar(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None if value is None else ("yes" if value else "no")
     if isinstance(value, float):
-        return esc(f"{value:g}")
+        return shareable(f"{value:g}")
     if isinstance(value, (int, str)):
-        text = str(value)
-        return esc(text if len(text) <= 120 else text[:119] + "…")
+        text = mask_local(value)  # before the cut, which could leave half an address
+        return shareable(text if len(text) <= 120 else text[:119] + "…")
     if (
         isinstance(value, list)
         and value
@@ -159,7 +171,8 @@ def product_card(product: Product, *, store: ImageStore | None = None, size: int
         if isinstance(entry, dict) and isinstance(entry.get("name"), str):
             rgb[entry["name"]] = entry.get("rgb")
     chips = "".join(
-        f'<span class="ev-chip">{swatch(c, rgb.get(c))}{esc(c)}</span>' for c in product.colors
+        f'<span class="ev-chip">{swatch(c, rgb.get(c))}{shareable(c)}</span>'
+        for c in product.colors
     )
     facts = [
         (key.replace("_", " "), text)
@@ -167,9 +180,11 @@ def product_card(product: Product, *, store: ImageStore | None = None, size: int
         if (text := _scalar(value)) is not None
     ][:10]
     images = product.generated_images
-    created = f" · created {esc(_when(product.created_at))}" if product.created_at else ""
+    created = f" · created {shareable(_when(product.created_at))}" if product.created_at else ""
     body = _header(
-        esc(product.name or "Untitled product"), "", f"<code>{esc(product.id)}</code>{created}"
+        shareable(product.name or "Untitled product"),
+        "",
+        f"<code>{shareable(product.id)}</code>{created}",
     )
     if chips:
         body += _section("Colours", f'<div class="ev-chips">{chips}</div>')
@@ -187,15 +202,19 @@ def image_card(image: GeneratedImage, *, store: ImageStore | None = None, size: 
     pic = fetch_pics(store or default_store(), [item], THUMB_SIZE)[0]
     known = {"imageType", "color", "platform", "region"}
     pairs = [
-        ("colour", f"{swatch(image.color)}{esc(image.color)}" if image.color else ""),
+        ("colour", f"{swatch(image.color)}{shareable(image.color)}" if image.color else ""),
         ("aspect ratio", aspect_label(pic.width, pic.height) if pic.uri else ""),
-        ("platform", esc(image.platform or "")),
-        ("region", esc(image.region or "")),
-        ("generated", esc(_when(image.generated_at))),
-        ("file", f"<code>{esc(image.file_path)}</code>" if image.file_path else ""),
-    ] + [(k, _scalar(v) or esc(repr(v)[:120])) for k, v in image.params.items() if k not in known]
+        ("platform", shareable(image.platform or "")),
+        ("region", shareable(image.region or "")),
+        ("generated", shareable(_when(image.generated_at))),
+        ("file", f"<code>{shareable(image.file_path)}</code>" if image.file_path else ""),
+    ] + [
+        (k, _scalar(v) or shareable(mask_local(repr(v))[:120]))
+        for k, v in image.params.items()
+        if k not in known
+    ]
     body = (
-        f'<div class="ev-hd"><span class="ev-name">{esc(image.image_type or "image")}</span>'
+        f'<div class="ev-hd"><span class="ev-name">{shareable(image.image_type or "image")}</span>'
         f'</div><div class="ev-cols ev-sec">{tile_html(item, pic, size, 0, details=False)}'
         f"{_facts(pairs)}</div>"
     )
@@ -228,11 +247,13 @@ def try_on_card(result: TryOnResult, *, store: ImageStore | None = None, size: i
         for name, items in (("Person", person), ("Clothing", clothing), ("Result", results))
     )
     dates = "".join(
-        f" · {label} {esc(_when(moment))}"
+        f" · {label} {shareable(_when(moment))}"
         for label, moment in (("created", result.created_at), ("updated", result.updated_at))
         if moment
     )
-    body = _header("Virtual try-on", _badge(result.status), f"<code>{esc(result.id)}</code>{dates}")
+    body = _header(
+        "Virtual try-on", _badge(result.status), f"<code>{shareable(result.id)}</code>{dates}"
+    )
     body += f'<div class="ev-cols">{columns}</div>'
     return _card(root, size, body)
 
@@ -258,7 +279,7 @@ def _request_summary(kind: str, request: Any) -> str:
             parts.append(f"clothing {i + 1}" + (f": {info}" if info else ""))
         if request.get("aspectRatio"):
             parts.append(str(request["aspectRatio"]))
-    return esc(" · ".join(parts))
+    return shareable(" · ".join(parts))
 
 
 def job_card(job: JobLike, *, store: ImageStore | None = None, size: int = 96) -> HTML:
@@ -280,13 +301,13 @@ def job_card(job: JobLike, *, store: ImageStore | None = None, size: int = 96) -
     kind = "Generation job" if generation else "Try-on job"
     target = getattr(record, "remote_id", None)
     summary = _request_summary(getattr(record, "kind", ""), getattr(record, "request", None))
-    sub = f"<code>{esc(job.id)}</code>"
+    sub = f"<code>{shareable(job.id)}</code>"
     if target:
-        sub += f" · {'product' if generation else 'try-on'} <code>{esc(target)}</code>"
+        sub += f" · {'product' if generation else 'try-on'} <code>{shareable(target)}</code>"
     bar = (
         f'<div class="ev-bar" role="progressbar" aria-valuenow="{done}" aria-valuemax="{expected}">'
         f'<span style="width:{percent}%"></span></div>'
-        f"<div>{done} / {expected} images · {esc(job.state)}{elapsed}</div>"
+        f"<div>{done} / {expected} images · {shareable(job.state)}{elapsed}</div>"
     )
     body = _header(kind, _badge(status), sub) + '<div class="ev-sec">' + bar
     body += (f'<div class="ev-note">{summary}</div>' if summary else "") + "</div>"

@@ -18,9 +18,10 @@ from .htmlkit import (
     FONT,
     HTML,
     base_css,
-    esc,
     figure,
+    mask_local,
     placeholder,
+    shareable,
     uid,
 )
 from .images import LARGE_SIZE, THUMB_SIZE, ImageError, ImageStore, default_store
@@ -45,7 +46,7 @@ def _figure(pic: Pic, alt: str, height: int, label: str, second: str = "") -> st
     """An image ``height`` px high with a caption (``label``, ``second``: escaped markup)."""
     if pic.uri:
         w = max(1, round(height * pic.width / pic.height))
-        media = f'<img src="{pic.uri}" width="{w}" height="{height}" alt="{esc(alt)}">'
+        media = f'<img src="{pic.uri}" width="{w}" height="{height}" alt="{shareable(alt)}">'
     else:
         w, media = height, placeholder(pic.error)
     lines = f"<span>{label}</span>" + (f"<span>{second}</span>" if second else "")
@@ -64,7 +65,7 @@ def _compare_html(
     root = uid("cmp")
     src = (
         "".join(
-            _figure(next(pics), label_of(it, i), height, f"<b>{esc(label_of(it, i))}</b>")
+            _figure(next(pics), label_of(it, i), height, f"<b>{shareable(label_of(it, i))}</b>")
             for i, it in enumerate(sources)
         )
         or '<i class="ev-none">no source images: pass sources=[...]</i>'
@@ -76,10 +77,12 @@ def _compare_html(
             pic = next(pics)
             first, second, _ = caption_of(it, pic, i)
             if labels is not None:
-                first, second = f"<b>{esc(labels[i])}</b>", ""
+                first, second = f"<b>{shareable(labels[i])}</b>", ""
             alt = labels[i] if labels is not None else (it.image and it.image.image_type) or ""
             figs += _figure(pic, alt or label_of(it, i), height, first, second)
-        label = f'<div class="ev-k">{esc(name)}<small>{len(row)}</small></div>' if name else ""
+        label = (
+            f'<div class="ev-k">{shareable(name)}<small>{len(row)}</small></div>' if name else ""
+        )
         body += f'{label}<div class="ev-row">{figs}</div>'
     r = f".{root}"
     css = base_css(r) + (
@@ -153,8 +156,8 @@ def compare_product(
     for image in product.generated_images if images is None else images:
         rows.setdefault(image.image_type or "(none)", []).append(item_of(image))
     head = (
-        f'<div class="ev-k" style="font-size:15px">{esc(product.name or "Product")}'
-        f"<small>{esc(product.id)}</small></div>"
+        f'<div class="ev-k" style="font-size:15px">{shareable(product.name or "Product")}'
+        f"<small>{shareable(product.id)}</small></div>"
     )
     return _compare_html(
         store or default_store(),
@@ -177,7 +180,9 @@ def _slider_image(store: ImageStore, source: Any) -> Image.Image:
         data = store.thumbnail(item.source, LARGE_SIZE)
     except Exception as exc:
         card = Image.new("RGB", (LARGE_SIZE, LARGE_SIZE), (228, 228, 231))
-        ImageDraw.Draw(card).text((16, 16), f"image unavailable: {exc}"[:90], fill=(154, 52, 18))
+        ImageDraw.Draw(card).text(
+            (16, 16), f"image unavailable: {mask_local(exc)}"[:90], fill=(154, 52, 18)
+        )
         return card
     with Image.open(io.BytesIO(data)) as opened:
         image: Image.Image = opened.convert("RGB")
@@ -213,7 +218,7 @@ def _composite(left: Image.Image, right: Image.Image, percent: int) -> bytes:
 
 
 def _slider_labels(labels: tuple[str, str], width: int) -> str:
-    a, b = (esc(label) for label in labels)
+    a, b = (shareable(label) for label in labels)
     return (
         f'<div style="display:flex;justify-content:space-between;width:{width}px;{FONT};'
         f'font-weight:600"><span>&#9664; {a}</span><span>{b} &#9654;</span></div>'
@@ -227,7 +232,7 @@ def _slider_static(
     height = round(width * left.height / left.width)
     return HTML(
         f'<div>{_slider_labels(labels, width)}<img src="{uri}" width="{width}" '
-        f'height="{height}" alt="{esc(" / ".join(labels))}" style="display:block"></div>'
+        f'height="{height}" alt="{shareable(" / ".join(labels))}" style="display:block"></div>'
     )
 
 

@@ -1,18 +1,15 @@
-"""The demo: ``make demo`` (JupyterLab on the quickstart, backed by a local sandbox) and
-``make demo HEADLESS=1`` (every notebook executed against one sandbox, then an HTML report).
+"""The demo: ``make demo`` (JupyterLab on the quickstart with a local sandbox) and ``make demo
+HEADLESS=1`` (every notebook run against one sandbox, then one page: the run's report).
 
 ``run_headless`` needs nbclient, nbconvert and ipykernel; ``serve`` needs JupyterLab. Both
 remove ``ECOMVIZ_API_TOKEN`` from the kernels' environment: a demo never spends real credits.
+``ecomviz-nb demo`` (in ``cli``) parses the command line.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import html
-import http.client
-import importlib
-import inspect
 import os
 import re
 import shutil
@@ -22,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +26,13 @@ from typing import Any
 from urllib.parse import quote
 
 from . import config
+from .sandbox import probe
 
-__all__ = ["DemoFailed", "NotebookRun", "main_demo", "run_headless", "serve"]
+__all__ = ["DemoFailed", "NotebookRun", "run_headless", "serve"]
 
 REPORT_NAME = "demo-report.html"
-LEDGER_REPORT_NAME = "ledger-report.html"
 QUICKSTART = "01_quickstart.ipynb"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# Loopback only, whatever proxy the environment names.
-_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass
@@ -83,7 +77,7 @@ def _error_text(exc: BaseException) -> str:
 def _execute(notebook: Path, env: dict[str, str], timeout: int) -> tuple[Any, str]:
     """Run a notebook in place (cwd = its folder); returns it executed and the error, if any.
 
-    An unreadable file gives a one-cell notebook that says so.
+    An unreadable file is replaced by a one-cell notebook that says so.
     """
     import nbclient
     import nbformat as _nbformat
@@ -94,7 +88,9 @@ def _execute(notebook: Path, env: dict[str, str], timeout: int) -> tuple[Any, st
     except Exception as exc:
         error = f"unreadable notebook: {_error_text(exc)}"
         cell = nbformat.v4.new_markdown_cell(f"**{html.escape(error)}**")
-        return nbformat.v4.new_notebook(cells=[cell]), error
+        nb = nbformat.v4.new_notebook(cells=[cell])
+        nbformat.write(nb, notebook)  # a copy: the page then says why
+        return nb, error
     client: Any = nbclient.NotebookClient(
         nb,
         timeout=timeout,
@@ -111,45 +107,27 @@ def _execute(notebook: Path, env: dict[str, str], timeout: int) -> tuple[Any, st
     return nb, error
 
 
-def _to_html(nb: Any, notebook: Path, target: Path) -> None:
-    """Export with pictures embedded (outputs already hold data URIs) and widget state kept."""
-    import nbconvert as _nbconvert
+def _ledger_report(client: Any) -> tuple[str, str]:
+    """The run's jobs as ``ev.Report``'s inline view (products, runs, try-ons, pictures
+    embedded), and a line saying what it holds or why it is missing."""
+    from .report import report_from_ledger
 
-    nbconvert: Any = _nbconvert  # untyped
-    exporter = nbconvert.HTMLExporter(template_name="lab", embed_images=True)
-    resources = {"metadata": {"name": notebook.stem, "path": str(notebook.parent)}}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    target.write_text(body, encoding="utf-8")
-
-
-def _ledger_report(client: Any, out_dir: Path) -> tuple[str | None, str]:
-    """Write ``ev.Report`` of the run's ledger if ``ecomviz_nb.report`` exists: (link, note)."""
-    name = f"{__package__}.report"
     try:
-        build = getattr(importlib.import_module(name), "report_from_ledger", None)
-        if build is None:
-            return None, f"no ledger report: {name} has no report_from_ledger"
-        kwargs: dict[str, Any] = {}
-        params = inspect.signature(build).parameters
-        if "title" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            kwargs["title"] = "EcomViz demo: the jobs of this run"
-        build(client, **kwargs).save(out_dir / LEDGER_REPORT_NAME)
-    except Exception as exc:
-        if isinstance(exc, ModuleNotFoundError) and exc.name == name:
-            return None, f"no ledger report: {name} is not installed"
+        report = report_from_ledger(client, title="The jobs of this run", limit=None)
+        markup = str(report._repr_html_())
+    except Exception as exc:  # the page must still be written
         print(f"ecomviz-nb demo: the ledger report failed: {exc!r}", file=sys.stderr)
-        return None, f"the ledger report failed: {_error_text(exc)}"
-    return LEDGER_REPORT_NAME, "the ledger report: every job of this run, with its images"
+        return "", f"The report of the run's jobs failed: {_error_text(exc)}"
+    count = len(report.sections)
+    return markup, f"{count} job(s) of this run, newest first, with their pictures:"
 
 
 def _status(run: NotebookRun) -> str:
     return "ok" if run.ok else "failed"
 
 
-def _summary(
-    runs: Sequence[NotebookRun], jobs: dict[str, int], ledger: tuple[str | None, str]
-) -> str:
-    """The summary page: when, each notebook's status, duration and link, the ledger's jobs."""
+def _summary(runs: Sequence[NotebookRun], jobs: dict[str, int], ledger: tuple[str, str]) -> str:
+    """The run's page: when, each notebook's status, time and page, then the run's jobs."""
     esc = html.escape
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     failed = sum(not r.ok for r in runs)
@@ -162,26 +140,29 @@ def _summary(
         for r in runs
     )
     states = ", ".join(f"{esc(k)}: {v}" for k, v in sorted(jobs.items())) or "none"
-    link, note = ledger
-    ledger_line = f"<a href='{esc(link)}'>{esc(note)}</a>" if link else esc(note)
+    markup, note = ledger
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>EcomViz demo report</title>
 <style>
-body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; }}
-table {{ border-collapse: collapse; width: 100%; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; }}
+body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 76rem;
+  padding: 0 1rem; }}
+table.runs {{ border-collapse: collapse; width: 100%; }}
+table.runs td, table.runs th {{ border-bottom: 1px solid #ddd; padding: .4rem .6rem;
+  text-align: left; }}
 tr.ok td:nth-child(2) {{ color: #1a7f37; }} tr.failed td:nth-child(2) {{ color: #cf222e; }}
 </style></head><body>
 <h1>EcomViz demo report</h1>
 <p>Run {esc(when)}: {esc(verdict)}. Every notebook ran against one local sandbox (its images
-are local renders, not AI), with no API token.</p>
-<table><thead><tr><th>notebook</th><th>status</th><th>time</th><th>error</th></tr></thead>
+are local renders, not AI), with no API token. Each notebook's page shows its outputs and
+panels as they ended; it needs no kernel and no network.</p>
+<table class="runs"><thead><tr><th>notebook</th><th>status</th><th>time</th><th>error</th>
+</tr></thead>
 <tbody>
 {rows}
 </tbody></table>
-<h2>Jobs</h2>
-<p>Jobs in the run's ledger by state: {states}.</p>
-<p>{ledger_line}</p>
+<h2>The run's products, runs and try-ons</h2>
+<p>Jobs in the run's ledger by state: {states}. {esc(note)}</p>
+{markup}
 </body></html>
 """
 
@@ -201,9 +182,14 @@ def run_headless(notebooks_dir: Path, out_dir: Path, *, timeout: int = 300) -> P
     """Execute every ``*.ipynb`` of ``notebooks_dir`` against one sandbox; write HTML and a report.
 
     The notebooks are copied to ``out_dir/notebooks`` and run there in sorted order, so the
-    originals stay clean and relative paths still work; each executed copy is kept and exported
-    to ``out_dir/<name>.html``. The kernels get ``ECOMVIZ_BASE_URL`` (a sandbox in this process,
+    originals stay clean and relative paths still work; each executed copy is kept (with its
+    widget state, so JupyterLab shows its panels without a kernel) and exported by
+    :func:`~ecomviz_nb.export.export_notebook` to ``out_dir/<name>.html``, a page that needs
+    no kernel and no network. The kernels get ``ECOMVIZ_BASE_URL`` (a sandbox in this process,
     1 s per job), ``ECOMVIZ_HOME=out_dir/ecomviz-home`` and no ``ECOMVIZ_API_TOKEN``.
+
+    ``demo-report.html`` is the run's report, one self-contained file: each notebook's status,
+    time and page, then every job of the run (products, runs, try-ons) with its pictures.
 
     Args:
         notebooks_dir: the folder holding the notebooks.
@@ -217,6 +203,7 @@ def run_headless(notebooks_dir: Path, out_dir: Path, *, timeout: int = 300) -> P
         FileNotFoundError: the folder holds no notebook.
         DemoFailed: a notebook failed (the report was written, marking it failed).
     """
+    from .export import export_notebook
     from .local import Sandbox
 
     source, out_dir = Path(notebooks_dir).resolve(), Path(out_dir).resolve()
@@ -233,11 +220,11 @@ def run_headless(notebooks_dir: Path, out_dir: Path, *, timeout: int = 300) -> P
         for index, notebook in enumerate(notebooks, 1):
             print(f"[{index}/{len(notebooks)}] {notebook.name} ...", flush=True)
             started = time.monotonic()
-            nb, error = _execute(notebook, env, timeout)
+            _, error = _execute(notebook, env, timeout)
             seconds = time.monotonic() - started
             page = out_dir / f"{notebook.stem}.html"
             try:
-                _to_html(nb, notebook, page)
+                export_notebook(notebook, page)
             except Exception as exc:
                 error = error or f"HTML export failed: {_error_text(exc)}"
             runs.append(NotebookRun(notebook.name, page.name, not error, seconds, error))
@@ -247,7 +234,7 @@ def run_headless(notebooks_dir: Path, out_dir: Path, *, timeout: int = 300) -> P
             jobs: dict[str, int] = {}
             for record in client.ledger.list(limit=None):
                 jobs[record.state] = jobs.get(record.state, 0) + 1
-            ledger = _ledger_report(client, out_dir)
+            ledger = _ledger_report(client)
     report = out_dir / REPORT_NAME
     report.write_text(_summary(runs, jobs, ledger), encoding="utf-8")
     failed = [r.name for r in runs if not r.ok]
@@ -263,17 +250,13 @@ def _free_port() -> int:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    """Poll ``/_sandbox/health`` until it answers; raise with the log's tail if it never does."""
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            with _LOOPBACK.open(f"{url}/_sandbox/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (OSError, http.client.HTTPException):
-            time.sleep(0.2)
+    """Wait until the sandbox started as ``process`` answers at ``url``; raise with the log's
+    tail if it never does, or if another server answers there (its port was already taken)."""
+    verdict = probe.wait_for(url, pid=process.pid, seconds=timeout)
+    if verdict.ours:
+        return
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-    raise RuntimeError(f"the sandbox did not answer on {url}; the end of {log}:\n{tail}")
+    raise RuntimeError(f"{verdict.reason}; the end of {log}:\n{tail}")
 
 
 def _stop(process: subprocess.Popen[bytes] | None, wait: float = 10) -> None:
@@ -344,39 +327,3 @@ def serve(notebook: Path, *, port: int = 8888, log_dir: Path = Path("build")) ->
             signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         _stop(lab)
         _stop(sandbox)
-
-
-def main_demo(argv: Sequence[str] | None = None) -> int:
-    """``ecomviz-nb demo [--headless] [--notebooks DIR] [--out DIR] [--port N]``: exit status."""
-    parser = argparse.ArgumentParser(
-        prog="ecomviz-nb demo",
-        description="JupyterLab on the quickstart notebook with a local sandbox; with "
-        "--headless, execute every notebook and write an HTML report instead.",
-    )
-    parser.add_argument("--headless", action="store_true", help="execute, write HTML, no browser")
-    parser.add_argument("--notebooks", default="notebooks", help="the notebooks' folder")
-    parser.add_argument("--out", default="build", help="where the HTML (and logs) go")
-    parser.add_argument("--port", type=int, default=8888, help="JupyterLab's port")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds one cell may take")
-    args = parser.parse_args(argv)
-    notebooks, out = Path(args.notebooks), Path(args.out)
-    try:
-        if args.headless:
-            report = run_headless(notebooks, out, timeout=args.timeout)
-            print(f"ecomviz-nb demo: all notebooks ran; open {report}")
-            return 0
-        start = notebooks / QUICKSTART
-        if not start.exists():
-            found = sorted(notebooks.glob("*.ipynb"))
-            start = found[0] if found else start
-        return serve(start, port=args.port, log_dir=out)
-    except DemoFailed as exc:
-        print(f"ecomviz-nb demo: {exc}", file=sys.stderr)
-        return 1
-    except (FileNotFoundError, RuntimeError) as exc:
-        print(f"ecomviz-nb demo: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main_demo())

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from .htmlkit import HTML, aspect_label, esc, safe_css_color, uid
+from .htmlkit import HTML, aspect_label, safe_css_color, shareable, uid
 from .images import LARGE_SIZE, THUMB_SIZE, ImageStore, default_store
 from .tiles import Item, Pic, caption_of, fetch_pics, grid_css, items_of, tabs_css, tile_html
 
@@ -95,7 +95,7 @@ def show_images(
     root = uid("grid")
     zoom = min(LARGE_SIZE, 2 * size) if large else 2 * size
     css = grid_css(root, size, zoom)
-    head = f'<div class="ev-title">{esc(title)}</div>' if title else ""
+    head = f'<div class="ev-title">{shareable(title)}</div>' if title else ""
     if not items:
         return HTML(f'<div class="{root}"><style>{css}</style>{head}<i>no images</i></div>')
 
@@ -108,14 +108,15 @@ def show_images(
         body = grid(groups[""])
     elif not tabbed:
         body = "".join(
-            f'<div class="ev-h">{esc(key)}<small>{esc(what)} · {len(ix)}</small></div>' + grid(ix)
+            f'<div class="ev-h">{shareable(key)}<small>{shareable(what)} · {len(ix)}</small></div>'
+            + grid(ix)
             for key, ix in groups.items()
         )
     else:
         css += tabs_css(root, len(groups))
         tabs = "".join(
             f'<input type="radio" name="{root}" id="{root}-{n}"{" checked" if n == 0 else ""}>'
-            f'<label for="{root}-{n}">{esc(key)}<small>{len(ix)}</small></label>'
+            f'<label for="{root}-{n}">{shareable(key)}<small>{len(ix)}</small></label>'
             for n, (key, ix) in enumerate(groups.items())
         )
         panels = "".join(
@@ -192,8 +193,8 @@ def _show_ipyplot(
     for i, (item, pic) in enumerate(zip(items, pics, strict=True)):
         first, second, _ = caption_of(item, pic, i)
         heads.append(first)
-        texts.append(second or (esc(pic.error) if not pic.uri else ""))
-    keys = [esc(key) for key in groups]
+        texts.append(second or (shareable(pic.error) if not pic.uri else ""))
+    keys = [shareable(key) for key in groups]
     with _ipyplot_output() as out:
         if tabbed:
             labels = [""] * len(items)

@@ -1,4 +1,4 @@
-"""The shared HTML toolkit: the HTML string, escaping, ids, safe and theme colours, base CSS."""
+"""The shared HTML toolkit: the HTML string, escaping (local servers masked), ids, colours, CSS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
+
+from .config import is_local_server
 
 __all__ = [
     "ACCENT",
@@ -21,6 +23,7 @@ __all__ = [
     "FG_MUTED",
     "FONT",
     "HTML",
+    "LOCAL_SERVER",
     "WARN_BG",
     "WARN_FG",
     "aspect_label",
@@ -28,8 +31,10 @@ __all__ = [
     "esc",
     "figure",
     "fit",
+    "mask_local",
     "placeholder",
     "safe_css_color",
+    "shareable",
     "swatch",
     "uid",
 ]
@@ -99,6 +104,50 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+# The scheme and authority of anything URL-looking (user, host or [IPv6], port); whether it is
+# a local server is for config.is_local_server alone to say, so the rule lives in one place.
+_URL_ORIGIN = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.-]*://"
+    r"(?:[^\s/?#@\[\]<>\"'`]*@)?"
+    r"(?:\[[^\s\]/?#<>\"'`]*\]|[^\s/?#:@\[\]<>\"'`,;()\\]+)"
+    r"(?::\d*)?"
+)
+LOCAL_SERVER = "(local server)"
+"""What a local server's scheme, host and port become in shown text."""
+
+
+def mask_local(value: object) -> str:
+    """``str(value)`` with every local server's origin replaced by ``(local server)`` (unescaped).
+
+    A URL whose host :func:`ecomviz_nb.config.is_local_server` calls local (``127.0.0.1``,
+    ``127.1``, ``app.localhost``, ``[::ffff:127.0.0.1]``…) loses its scheme, user, host and
+    port; its path stays. Other URLs stay whole. A sandbox's address means nothing in a saved
+    notebook or a shared page, and its port changes every run.
+    """
+    return _URL_ORIGIN.sub(_mask_origin, str(value))
+
+
+def _mask_origin(match: re.Match[str]) -> str:
+    origin = match.group(0)
+    try:
+        local = is_local_server(origin)
+    except ValueError:  # no host after all (``http://:80``): nothing to hide
+        return origin
+    return LOCAL_SERVER if local else origin
+
+
+def shareable(value: object) -> str:
+    """Escaped text (as :func:`esc`) with local servers' origins masked (as :func:`mask_local`).
+
+    The text to use for anything shown that may hold an image URL: captions, titles, alt
+    text, placeholder reasons.
+
+    Returns:
+        Text safe in HTML content and in a double-quoted attribute.
+    """
+    return html.escape(mask_local(value), quote=True)
+
+
 def uid(kind: str) -> str:
     """A class name or id unique to one call (``ev-grid-1a2b3c4d``): styles never collide."""
     return f"ev-{kind}-{uuid.uuid4().hex[:8]}"
@@ -161,22 +210,24 @@ def fit(width: int, height: int, box: int) -> tuple[int, int]:
 
 
 def placeholder(error: object, *, style: str = "") -> str:
-    """The box shown instead of a picture that could not be had, with the reason (escaped).
+    """The box shown instead of a picture that could not be had, with the reason (escaped, with
+    a local server's origin masked: the reason often names the image's URL).
 
     Args:
         error: why the picture is missing.
         style: extra inline CSS written by the caller (never server text).
     """
     styled = f' style="{style}"' if style else ""
-    return f'<span class="ev-x"{styled}>image unavailable<small>{esc(error)}</small></span>'
+    return f'<span class="ev-x"{styled}>image unavailable<small>{shareable(error)}</small></span>'
 
 
 def figure(media: str, width: int, caption: str, *, title: str = "") -> str:
     """A ``<figure>`` ``width`` px wide: ``media`` markup over ``caption`` markup.
 
-    Both are markup the caller has escaped already; ``title`` is escaped here.
+    Both are markup the caller has escaped already; ``title`` is escaped (and a local server's
+    origin masked) here.
     """
-    hover = f' title="{esc(title)}"' if title else ""
+    hover = f' title="{shareable(title)}"' if title else ""
     return (
         f'<figure style="width:{width}px">{media}<figcaption{hover}>{caption}</figcaption></figure>'
     )

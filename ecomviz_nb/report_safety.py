@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-import html
 import re
 from html.parser import HTMLParser
 
-from .config import is_local_server
-from .errors import ValidationError
+from .htmlkit import shareable
 
 __all__ = ["check_fragment", "shareable"]
 
-# The scheme and authority of anything URL-looking (user, host or [IPv6], port); whether it is
-# a local server is for config.is_local_server alone to say, so the rule lives in one place.
-_URL_ORIGIN = re.compile(
-    r"(?i)\b[a-z][a-z0-9+.-]*://"
-    r"(?:[^\s/?#@\[\]<>\"'`]*@)?"
-    r"(?:\[[^\s\]/?#<>\"'`]*\]|[^\s/?#:@\[\]<>\"'`,;()\\]+)"
-    r"(?::\d*)?"
-)
 _URL_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "data", "xlink:href"}
 _BANNED = {"script", "iframe", "frame", "object", "embed", "applet", "link", "meta", "base", "form"}
 _CSS_LOADS = re.compile(r"(?i)url\(\s*['\"]?(?!data:image/|#)|@import|javascript:")
-
-
-def shareable(value: object) -> str:
-    """Escaped text; a local server's address is dropped (it means nothing once shared).
-
-    Every URL's scheme and host (with user and port) become ``(local server)`` when
-    :func:`ecomviz_nb.config.is_local_server` says the host is this machine (``127.1``,
-    ``app.localhost``, ``[::ffff:127.0.0.1]``…); the path stays, and other URLs stay whole.
-
-    Args:
-        value: anything; ``str(value)`` is what is shown.
-
-    Returns:
-        Text safe in HTML content and in a double-quoted attribute.
-    """
-    return html.escape(_URL_ORIGIN.sub(_mask_local, str(value)), quote=True)
-
-
-def _mask_local(match: re.Match[str]) -> str:
-    origin = match.group(0)
-    try:
-        local = is_local_server(origin)
-    except ValidationError:  # no host after all (``http://:80``): nothing to hide
-        return origin
-    return "(local server)" if local else origin
 
 
 class _Unsafe(HTMLParser):

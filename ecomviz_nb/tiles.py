@@ -21,9 +21,10 @@ from .htmlkit import (
     FG_MUTED,
     aspect_label,
     base_css,
-    esc,
     fit,
+    mask_local,
     placeholder,
+    shareable,
     swatch,
 )
 from .images import ImageError, ImageSource, ImageStore
@@ -147,27 +148,33 @@ def fetch_pics(store: ImageStore, items: Sequence[Item], size: int) -> list[Pic]
 
 
 def label_of(item: Item, index: int) -> str:
-    """A short plain-text name for a picture without metadata (not escaped)."""
+    """A short plain-text name for a picture without metadata (not escaped; show it through
+    :func:`~ecomviz_nb.htmlkit.shareable`, which masks a local server's origin)."""
     if item.caption is not None:
         return item.caption
     if isinstance(item.source, (str, os.PathLike)):
-        name = os.fspath(item.source).rstrip("/").rsplit("/", 1)[-1]
+        text = os.fspath(item.source).rstrip("/")
+        name = text.rsplit("/", 1)[-1]
+        if "://" in text and text.partition("://")[2] == name:  # a bare origin: all, masked
+            return text
         return name.split("?", 1)[0] or f"image {index + 1}"
     return f"image {index + 1}"
 
 
 def caption_of(item: Item, pic: Pic, index: int) -> tuple[str, str, str]:
-    """(first line, second line, hover title) of a tile, all escaped."""
+    """(first line, second line, hover title) of a tile, all escaped, local servers masked."""
     img = item.image
     ratio = aspect_label(pic.width, pic.height) if pic.uri else ""
     head = item.caption if item.caption is not None else (img and img.image_type)
-    first = f"<b>{esc(head or label_of(item, index))}</b>" + (f" · {ratio}" if ratio else "")
-    second, title = "", esc(label_of(item, index))
+    first = f"<b>{shareable(head or label_of(item, index))}</b>" + (f" · {ratio}" if ratio else "")
+    second, title = "", shareable(label_of(item, index))
     if img is not None:
-        parts = [f"{swatch(img.color)}{esc(img.color)}"] if img.color else []
-        parts += [esc(v) for v in (img.platform, img.region) if v]
+        parts = [f"{swatch(img.color)}{shareable(img.color)}"] if img.color else []
+        parts += [shareable(v) for v in (img.platform, img.region) if v]
         second = " · ".join(parts)
-        title = esc(", ".join(f"{k}: {v}" for k, v in img.params.items())[:300] or title)
+        params = ", ".join(f"{k}: {v}" for k, v in img.params.items())
+        # Masked before it is cut: a cut could leave half an address the mask cannot read.
+        title = shareable(mask_local(params)[:300]) if params else title
     return first, second, title
 
 
@@ -181,7 +188,7 @@ def tile_html(item: Item, pic: Pic, size: int, index: int, *, details: bool = Tr
     second = second if details else ""
     if pic.uri:
         w, h = fit(pic.width, pic.height, size)
-        alt = esc(item.caption or (item.image and item.image.image_type) or "image")
+        alt = shareable(item.caption or (item.image and item.image.image_type) or "image")
         media = f'<img src="{pic.uri}" width="{w}" height="{h}" alt="{alt}">'
     else:
         media = placeholder(pic.error)

@@ -59,7 +59,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "samples": ("config", "errors"),
     # the display side: never the client, jobs or the ledger
     "images": ("config",),
-    "htmlkit": (),
+    "htmlkit": ("config",),  # which URLs are a local server, to mask in shown text
     "tiles": ("htmlkit", "images", "models"),
     "display": ("htmlkit", "tiles", "images", "models"),
     "cards": ("htmlkit", "tiles", "images", "models"),
@@ -112,7 +112,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     ),
     # entry points
     "local": ("client", "config", "errors", "sandbox", "sandbox.*"),
-    "demo": ("config", "errors", "local", "report", "export", "samples"),
+    "demo": ("config", "errors", "local", "report", "export", "samples", "sandbox.probe"),
     "cli": (ANY,),
     "__init__": (ANY,),
 }

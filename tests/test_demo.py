@@ -3,16 +3,17 @@ the ``make demo`` recipe.
 
 ``binder/start`` is run for real with a dummy command: it must start a sandbox that answers,
 hand the command ``ECOMVIZ_BASE_URL`` and leave its process id next to its log, so the test can
-stop it. ``run_headless`` executes small notebooks in real kernels. The Makefile is only dry-run
-(``make -n -B``): a real ``make demo HEADLESS=1`` from a fresh clone creates a venv and installs
-JupyterLab, which CI does separately. Chromium is Debian's, as in ``test_browser.py``.
+stop it. ``run_headless`` executes small notebooks in real kernels; its pages are opened from
+disk in Chromium with every request but ``file:`` and ``data:`` refused. The Makefile is only
+dry-run (``make -n -B``): a real ``make demo HEADLESS=1`` from a fresh clone creates a venv
+and installs JupyterLab, which CI does separately. Chromium is Debian's, as in ``test_browser.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -34,7 +35,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from playwright.sync_api import Browser, Route, sync_playwright
 
 from ecomviz_nb import config
-from ecomviz_nb.demo import DemoFailed, main_demo, run_headless, serve
+from ecomviz_nb.cli import main
+from ecomviz_nb.demo import DemoFailed, run_headless, serve
+from ecomviz_nb.export import not_embedded
+from ecomviz_nb.ledger import JobLedger
 
 ROOT = Path(__file__).resolve().parents[1]
 START = ROOT / "binder" / "start"
@@ -46,7 +50,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--no-proxy-server",
-    # The exported pages name CDN scripts: resolve no host, so nothing leaves the machine.
+    # Resolve no host, so nothing leaves the machine even if a page asked (the tests check
+    # that none does).
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 PRINT_HEALTH = (
@@ -130,7 +135,8 @@ def stop_started_sandbox(tmp_path: Path) -> Iterator[Path]:
 def test_binder_files_are_what_repo2docker_expects() -> None:
     requirements = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
     lines = [line.strip() for line in requirements if line.strip() and not line.startswith("#")]
-    assert "." in lines, "the project itself (repo2docker installs from the repository root)"
+    project = [line for line in lines if line == "." or line.startswith(".[")]
+    assert project, "the project itself (repo2docker installs from the repository root)"
     assert any(line.startswith("jupyterlab") for line in lines)
     assert (ROOT / "binder" / "runtime.txt").read_text().strip().startswith("python-3.")
     assert os.access(START, os.X_OK), "binder/start must be executable"
@@ -212,19 +218,22 @@ def browser() -> Iterator[Browser]:
 
 
 def _open(browser: Browser, page_path: Path) -> dict[str, Any]:
-    """Load a page from disk (nothing else may load) and report its images and links."""
+    """Load a page from disk (nothing else may load: attempts are recorded) and report its
+    images, links, scripts, panel snapshots and text."""
     page = browser.new_page()
+    attempted: list[str] = []
 
     def local_only(route: Route) -> None:
         if route.request.url.startswith(("file:", "data:")):
             route.continue_()
         else:
+            attempted.append(route.request.url)
             route.abort()
 
     try:
         page.route("**/*", local_only)
         page.goto(page_path.as_uri(), wait_until="load", timeout=30_000)
-        return dict(
+        seen = dict(
             page.evaluate(
                 """async () => {
                     const images = Array.from(document.images);
@@ -232,6 +241,9 @@ def _open(browser: Browser, page_path: Path) -> dict[str, Any]:
                     return {
                         images: images.map((i) => [i.src.slice(0, 40), i.naturalWidth]),
                         links: Array.from(document.links).map((a) => a.getAttribute("href")),
+                        scripts: document.scripts.length,
+                        panels: Array.from(document.querySelectorAll(".ev-snapshot")).map(
+                            (p) => [p.dataset.evPanel, p.innerText]),
                         text: document.body.innerText,
                     };
                 }"""
@@ -239,14 +251,16 @@ def _open(browser: Browser, page_path: Path) -> dict[str, Any]:
         )
     finally:
         page.close()
+    seen["attempted"] = attempted
+    return seen
 
 
-def test_run_headless_writes_pages_and_a_report(
+def test_run_headless_writes_pages_and_the_runs_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser: Browser
 ) -> None:
     monkeypatch.setenv(config.ENV_TOKEN, "a-real-token-the-demo-must-drop")
     source = tmp_path / "notebooks"
-    generate = _write(source, "01_generate.ipynb", GENERATE)
+    generate = _write(source, "01_generate.ipynb", GENERATE, "ev.JobsPanel(client)")
     _write(source, "02_trivial.ipynb", "print(6 * 7)")
     before = generate.read_bytes()
     out = tmp_path / "build"
@@ -258,27 +272,35 @@ def test_run_headless_writes_pages_and_a_report(
     executed = nbformat.read(out / "notebooks" / "01_generate.ipynb", as_version=4)
     text = json.dumps(executed.cells[1].outputs)
     assert str(out.resolve() / "ecomviz-home") in text
+    assert "widgets" in executed.metadata, "the executed copy keeps its widget state"
     for name in ("01_generate.html", "02_trivial.html"):
         assert (out / name).stat().st_size > 0
 
+    # The run's report: status and time per notebook, then the run's jobs with their pictures.
+    markup = report.read_text(encoding="utf-8")
     summary = _open(browser, report)
+    assert summary["attempted"] == [] and summary["scripts"] == 0
     assert "all 2 ok" in summary["text"] and "failed" not in summary["text"]
     assert "completed: 1" in summary["text"], summary["text"]
     for href in ("01_generate.html", "02_trivial.html", "notebooks/01_generate.ipynb"):
         assert href in summary["links"]
         assert (out / href).exists()
+    assert not [h for h in summary["links"] if "://" in h or h.startswith("//")]
+    assert not_embedded(markup) == [], "every picture and style is inside the page"
+    assert re.search(r"""<img[^>]*src=["']data:image/""", markup)
+    assert summary["images"] and all(width > 0 for _, width in summary["images"])
+    assert all(src.startswith("data:image/") for src, _ in summary["images"])
+    [job] = JobLedger(out / "ecomviz-home" / "jobs.sqlite3").list(limit=None)
+    assert job.id in summary["text"], "the run's job has its section, with its picture"
 
-    if importlib.util.find_spec("ecomviz_nb.report") is None:
-        assert "ecomviz_nb.report is not installed" in summary["text"]
-    else:  # the ledger's report of the run: the one job, its picture embedded
-        assert "ledger-report.html" in summary["links"], summary["text"]
-        ledger = _open(browser, out / "ledger-report.html")
-        assert ledger["images"] and all(width > 0 for _, width in ledger["images"])
-
+    # Each notebook's page stands alone: no script, nothing fetched, the panel as its snapshot.
     generated = _open(browser, out / "01_generate.html")
+    assert generated["attempted"] == [] and generated["scripts"] == 0
     assert generated["images"], "the generated image is in the page"
     assert all(width > 0 for _, width in generated["images"]), generated["images"]
     assert all(src.startswith("data:") for src, _ in generated["images"])
+    [(panel, panel_text)] = generated["panels"]
+    assert panel == "JobsPanel" and job.id in panel_text and "completed" in panel_text
     assert "42" in _open(browser, out / "02_trivial.html")["text"]
 
 
@@ -288,8 +310,10 @@ def test_a_failing_notebook_raises_after_the_report_is_written(
     seen: list[tuple[Any, dict[str, Any]]] = []
 
     class FakeReport:
-        def save(self, path: Path) -> None:
-            Path(path).write_text("<p>ledger</p>")
+        sections = ("one", "two")
+
+        def _repr_html_(self) -> str:
+            return "<div class='evr'><p>the ledger of the run</p></div>"
 
     def report_from_ledger(client: Any, **kwargs: Any) -> FakeReport:
         seen.append((client, kwargs))
@@ -302,32 +326,52 @@ def test_a_failing_notebook_raises_after_the_report_is_written(
     _write(source, "01_ok.ipynb", "x = 1")
     _write(source, "02_broken.ipynb", "raise ValueError('boom-7731')")
     _write(source, "03_after.ipynb", "print('still ran')")
+    (source / "04_unreadable.ipynb").write_text("{not json", encoding="utf-8")
     out = tmp_path / "build"
 
     with pytest.raises(DemoFailed) as caught:
         run_headless(source, out, timeout=60)
 
-    assert caught.value.failed == ["02_broken.ipynb"]
+    assert caught.value.failed == ["02_broken.ipynb", "04_unreadable.ipynb"]
     report = (out / "demo-report.html").read_text()
     assert caught.value.report == out.resolve() / "demo-report.html"
-    assert "1 of 3 failed" in report
+    assert "2 of 4 failed" in report
     assert "<tr class='failed'>" in report and "ValueError: boom-7731" in report
     assert report.count("<tr class='ok'>") == 2, "the notebooks after a failure still run"
     assert "boom-7731" in (out / "02_broken.html").read_text()
-    # The ledger report is built from a client of the run's sandbox and ledger, and linked.
+    assert "unreadable notebook" in (out / "04_unreadable.html").read_text()
+    # The ledger report is built from a client of the run's sandbox and ledger, and inlined.
     [(client, kwargs)] = seen
-    assert client.base_url.startswith("http://127.0.0.1:") and "title" in kwargs
+    assert client.base_url.startswith("http://127.0.0.1:") and kwargs["limit"] is None
     assert client.ledger.path == out.resolve() / "ecomviz-home" / "jobs.sqlite3"
-    assert "href='ledger-report.html'" in report and (out / "ledger-report.html").exists()
+    assert "<p>the ledger of the run</p>" in report and "2 job(s) of this run" in report
 
 
-def test_main_demo_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_runs_report_is_written_when_the_ledger_report_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def report_from_ledger(client: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("no <pictures> today")
+
+    fake = types.ModuleType("ecomviz_nb.report")
+    fake.report_from_ledger = report_from_ledger  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ecomviz_nb.report", fake)
+    source = tmp_path / "notebooks"
+    _write(source, "01_ok.ipynb", "x = 1")
+
+    report = run_headless(source, tmp_path / "build", timeout=60).read_text()
+
+    assert "all 1 ok" in report
+    assert "failed: RuntimeError: no &lt;pictures&gt; today" in report
+
+
+def test_demo_command_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert main_demo(["--headless", "--notebooks", str(empty), "--out", str(tmp_path)]) == 2
-    assert "no notebooks" in capsys.readouterr().err
+    assert main(["demo", "--headless", "--notebooks", str(empty), "--out", str(tmp_path)]) == 2
+    assert "ecomviz-nb demo: no notebooks" in capsys.readouterr().err
     missing = tmp_path / "nothing-here"
-    assert main_demo(["--notebooks", str(missing), "--out", str(tmp_path)]) == 2
+    assert main(["demo", "--notebooks", str(missing), "--out", str(tmp_path)]) == 2
     assert "no notebook" in capsys.readouterr().err
 
 

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -17,10 +18,11 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from support import short_sleep
+from support import free_port, short_sleep
 
 import ecomviz_nb as ev
-from ecomviz_nb import cards, comparison, config, display
+from ecomviz_nb import cards, comparison, config, display, htmlkit, report_safety
+from ecomviz_nb.images import ImageStore
 from ecomviz_nb.jobs import GenerationJob, TryOnJob
 from ecomviz_nb.ledger import JobRecord
 from ecomviz_nb.runs.matrix import matrix_html, plan_html
@@ -234,6 +236,86 @@ def test_malformed_urls_become_placeholders_not_exceptions(tmp_path: Path) -> No
     markup = ev_display([*urls, good])
     assert markup.count("image unavailable") == 3
     assert len(srcs(markup)) == 1
+
+
+def unreachable_views(url: str, store: ImageStore) -> dict[str, str]:
+    """A grid (plain, tabbed, ipyplot), cards and comparisons of one image nobody serves, whose
+    URL is also its file path, a parameter, a caption, a group and a title."""
+    image = ev.GeneratedImage(
+        url=url, file_path=url, image_type="main", color="red", params={"sourceUrl": url}
+    )
+    product = ev.Product(
+        id="prod_u", name="Lamp", generated_images=[image], raw={"imageUrls": [url]}
+    )
+    origin = url.rsplit("/", 2)[0]  # scheme://host:port, no path
+    return {
+        "grid": display.show_images([image, url, origin, (url, f"from {url}")], store=store),
+        "tabs": display.show_images(
+            [image], group_by=lambda _: url, layout="tabs", title=url, store=store
+        ),
+        "ipyplot": display.show_images([image, url], engine="ipyplot", store=store),
+        "image card": cards.image_card(image, store=store),
+        "product card": cards.product_card(product, store=store),
+        "try-on card": cards.try_on_card(
+            ev.TryOnResult(id="vto_u", status="completed", images=[image], person_image=url),
+            store=store,
+        ),
+        "comparison": comparison.compare([url, origin], [image], store=store),
+        "labelled comparison": comparison.compare(url, [image], labels=[url], store=store),
+        "product comparison": comparison.compare_product(product, store=store),
+    }
+
+
+def test_an_unreachable_local_image_shows_its_path_but_never_the_loopback_address(
+    tmp_path: Path,
+) -> None:
+    port = free_port()  # nobody listens: the fetch is refused at once
+    url = f"http://127.0.0.1:{port}/samples/gone.jpg"
+    address = re.compile(rf"127\.0\.0\.1|\b{port}\b")
+    for name, markup in unreachable_views(url, ImageStore(tmp_path / "cache")).items():
+        if name != "ipyplot":  # ipyplot's own markup carries its script
+            assert_inert(markup)
+        assert "image unavailable" in markup or name == "ipyplot", name
+        assert "(local server)/samples/gone.jpg" in markup, name
+        assert srcs(markup) == [] or name == "ipyplot", name
+        found = address.findall(markup)  # text, alt and title attributes alike
+        assert found == [], (name, found, markup[markup.find(found[0]) - 200 :][:400])
+
+
+def test_an_unreachable_remote_image_keeps_its_host_in_the_placeholder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolve = socket.getaddrinfo
+
+    def offline(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # .invalid never resolves (RFC 6761); answer at once instead of asking a resolver.
+        if isinstance(host, (str, bytes)) and str(host).rstrip(".").endswith("invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    url = "http://example.invalid/x.jpg"
+    for name, markup in unreachable_views(url, ImageStore(tmp_path / "cache")).items():
+        assert "local server" not in markup, name
+        if name != "ipyplot":
+            assert_inert(markup)
+            assert f"could not fetch {url}: ConnectError" in markup, name
+        assert url in markup, name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see http://127.1:8787/samples/a.png.",
+        "(http://user:pw@localhost.:8787)",
+        "http://[::ffff:127.0.0.1]:80/a and https://ecomviz.cloud/b <i>",
+        "http://10.0.0.5:8787/x",
+        "http://:80/x",
+    ],
+)
+def test_the_display_masks_local_servers_by_the_reports_rule(text: str) -> None:
+    assert htmlkit.shareable(text) == report_safety.shareable(text)
+    assert htmlkit.shareable(text) == htmlkit.esc(htmlkit.mask_local(text))
 
 
 def test_enlarging_is_css_only_and_embeds_each_image_once(tmp_path: Path) -> None:

@@ -274,3 +274,155 @@ async def test_panels_take_server_paths_and_keep_the_local_address_out_of_widget
 
     products = ProductPanel(sandbox.client(), ["/samples/products/mug-blue.jpg"])
     assert products.image_urls() == [sample(sandbox, "products/mug-blue.jpg")]
+
+
+# ---------------------------------------------------------------- snapshots and closing
+
+
+class RecordingHandle:
+    """Stands in for IPython's DisplayHandle: keeps every update of the panel's output."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def update(self, data: dict[str, Any], *, raw: bool, metadata: dict[str, Any]) -> None:
+        assert raw
+        self.updates.append((data, metadata))
+
+
+VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_a_displayed_panel_sends_its_widget_and_a_marked_snapshot(
+    sandbox: ev.Sandbox, product: ev.Product, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def display(data: dict[str, Any], **kwargs: Any) -> RecordingHandle:
+        assert kwargs["raw"] and kwargs["display_id"] is True
+        shown.append((data, kwargs["metadata"]))
+        return RecordingHandle()
+
+    monkeypatch.setattr("IPython.display.display", display)
+    panel = GeneratePanel(sandbox.client(), product)
+    panel._ipython_display_()
+    [(data, metadata)] = shown
+    assert data[VIEW]["model_id"] == panel.model_id
+    assert metadata == {"ecomviz_nb": {"snapshot": "GeneratePanel"}}
+    assert "data-ev-panel='GeneratePanel'" in data["text/html"]
+
+
+def test_the_snapshot_shows_the_inputs_escaped_with_the_local_address_masked(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    panel.rows["detail"].enabled.value = True
+    panel.rows["detail"].count.value = 3
+    panel.rows["detail"].aspect_ratio.value = "4:3"
+    panel.platform.value = "amazon"
+    snapshot = panel.snapshot_html()
+    assert "3 x 4:3" in snapshot and "amazon" in snapshot and "No results yet." in snapshot
+
+    try_on = TryOnPanel(
+        sandbox.client(),
+        person_url=sample(sandbox, "people/person-a.jpg"),
+        clothing=[(sample(sandbox, "garments/dress-green.png"), HOSTILE)],
+    )
+    snapshot = try_on.snapshot_html()
+    assert "$ECOMVIZ_BASE_URL/samples/people/person-a.jpg" in snapshot
+    assert sandbox.url not in snapshot
+    assert HOSTILE not in snapshot and "&lt;img src=x onerror=alert(1)&gt;" in snapshot
+
+
+async def test_the_snapshot_is_sent_again_once_the_inputs_are_still(
+    sandbox: ev.Sandbox, product: ev.Product, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ecomviz_nb.widgets._base._REFRESH_DELAY", 0)
+    panel = GeneratePanel(sandbox.client(), product)
+    handle = panel._handle = RecordingHandle()
+    panel.rows["main"].count.value = 2
+    panel.rows["main"].count.value = 5
+    panel.region.value = "eu"
+    for _ in range(3):
+        await asyncio.sleep(0)
+    [(data, _)] = handle.updates  # three changes, one update
+    assert "5 x 1:1" in data["text/html"] and "eu" in data["text/html"]
+
+
+def test_a_panel_made_from_a_sync_client_closes_its_async_twin(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    client = sandbox.client()
+    panel = GeneratePanel(client, product)
+    twin = panel._aclient
+    assert twin is not client
+    panel.generate()  # no running loop: runs to the end on the panel's own loop
+    assert panel.job.state == "completed" and not twin._http.is_closed
+    handle = panel._handle = RecordingHandle()
+
+    panel.close()
+
+    assert twin._http.is_closed, "the twin's connections are closed"
+    assert not client._http.is_closed, "the caller's client is the caller's"
+    assert panel.comm is None and all(part.comm is None for part in _walk(panel)[1:])
+    [(data, metadata)] = handle.updates
+    assert VIEW not in data, "the output keeps the snapshot alone"
+    assert "data:image/jpeg;base64," in data["text/html"] and metadata["ecomviz_nb"]
+    panel.close()  # twice: nothing more
+    assert len(handle.updates) == 1
+    panel.generate()
+    assert "closed" in panel.status.value
+
+
+async def test_closing_a_panel_on_the_kernels_loop_cancels_its_work_and_closes_the_twin(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    twin = panel._aclient
+    panel.generate_button.click()
+    work = panel.task
+    assert work is not None and not work.done()
+
+    panel.close()
+
+    assert panel.closing is not None
+    await asyncio.wait_for(panel.closing, 30)
+    assert work.cancelled()
+    assert twin._http.is_closed
+    assert "job ledger" in panel.status.value
+
+
+async def test_closing_a_panel_leaves_an_async_client_it_was_given_open(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    async with sandbox.async_client() as aclient:
+        panel = GeneratePanel(aclient, product)
+        panel.close()
+        if panel.closing is not None:
+            await panel.closing
+        assert not aclient._http.is_closed
+        assert (await aclient.get_product(product.id)).id == product.id
+
+
+def test_the_connect_panel_makes_its_async_twin_only_when_asked(sandbox: ev.Sandbox) -> None:
+    panel = ConnectPanel()
+    panel.token.value = "any-token"
+    panel.base_url.value = sandbox.url
+    panel.connect_button.click()
+    assert panel._async_client is None
+    twin = panel.async_client
+    assert isinstance(twin, ev.AsyncClient) and panel.async_client is twin
+    panel.close()
+    assert not twin._http.is_closed, "handed out: the caller's to close"
+    assert "any-token" not in panel.snapshot_html()
+
+
+async def test_a_twin_used_without_a_loop_is_closed_on_its_own_loop(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    twin = panel._aclient
+    await asyncio.to_thread(panel.generate)  # no loop in that thread: the panel's own loop
+    assert panel.job.state == "completed"
+    panel.close()  # this thread runs a loop: the twin is closed on the panel's loop elsewhere
+    assert twin._http.is_closed and panel.closing is None

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
-import json
-import shlex
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
+from ..client import AsyncClient, Client
+from ..config import is_local_server
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -23,34 +24,25 @@ from ..errors import (
 from ..jobs import ProgressEvent
 
 __all__ = [
+    "ERROR_COLOR",
+    "HINT_COLOR",
+    "SNAPSHOT_KEY",
+    "TEXT_COLOR",
     "Panel",
     "ProgressView",
-    "RequestPanel",
-    "check_entry_count",
-    "curl_command",
     "describe_error",
     "mask_local",
+    "on_off",
     "on_server",
-    "request_preview",
 ]
 
 
-MAX_COUNT_PER_ENTRY = 20
-"""The most images of one type a panel asks for in one request (the sandbox's limit too;
-the models take any count >= 1)."""
-
-
-def check_entry_count(name: str, value: int) -> int:
-    """``value`` (already a whole number >= 1) if a panel may send it as the count ``name``.
-
-    Raises:
-        ValidationError: more than :data:`MAX_COUNT_PER_ENTRY`.
-    """
-    if value > MAX_COUNT_PER_ENTRY:
-        raise ValidationError(
-            name, value, f"at most {MAX_COUNT_PER_ENTRY} per entry in one request"
-        )
-    return value
+SNAPSHOT_KEY = "ecomviz_nb"
+"""The output-metadata key that marks a panel's output: ``{"ecomviz_nb": {"snapshot": name}}``
+says its ``text/html`` is a complete static snapshot (``ecomviz_nb.export`` relies on it)."""
+_REFRESH_DELAY = 1.0
+"""Seconds of quiet after an input changes before the saved snapshot is re-sent."""
+_CLOSING: set[asyncio.Task[None]] = set()  # strong references until the clean-ups finish
 
 
 def describe_error(exc: BaseException) -> str:
@@ -68,17 +60,6 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def request_preview(body: dict[str, Any]) -> str:
-    """The request JSON, pretty-printed, as escaped HTML."""
-    text = json.dumps(body, indent=2, ensure_ascii=False)
-    return f"<pre class='ev-preview' style='margin:0;font-size:12px'>{html.escape(text)}</pre>"
-
-
-def _is_local(base_url: str) -> bool:
-    host = (urlsplit(base_url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 def on_server(base_url: str, value: str) -> str:
     """An input URL; a path such as ``/samples/people/person-a.jpg`` means one on the server.
 
@@ -91,26 +72,9 @@ def on_server(base_url: str, value: str) -> str:
 
 def mask_local(base_url: str, text: str) -> str:
     """``text`` with a local server's address written as ``$ECOMVIZ_BASE_URL``."""
-    return text.replace(base_url.rstrip("/"), "$ECOMVIZ_BASE_URL") if _is_local(base_url) else text
-
-
-def curl_command(base_url: str, path: str, body: dict[str, Any]) -> str:
-    """A copyable curl command; the token is read from the environment, never written out.
-
-    A local server (a sandbox) is written as ``$ECOMVIZ_BASE_URL``: its port changes from run
-    to run, and a loopback address must not end up in a saved notebook.
-    """
-    target = shlex.quote(base_url + path)
-    data = shlex.quote(json.dumps(body, ensure_ascii=False))
-    if _is_local(base_url):
-        target = f'"$ECOMVIZ_BASE_URL"{shlex.quote(path)}'
-        data = mask_local(base_url, data)  # stays inside single quotes: copy, then edit
-    return (
-        f"curl -X POST {target} \\\n"
-        '  -H "Authorization: Bearer $ECOMVIZ_API_TOKEN" \\\n'
-        "  -H 'Content-Type: application/json' \\\n"
-        f"  -d {data}"
-    )
+    if not is_local_server(base_url):
+        return text
+    return text.replace(base_url.rstrip("/"), "$ECOMVIZ_BASE_URL")
 
 
 class ProgressView(widgets.VBox):
@@ -145,46 +109,93 @@ class ProgressView(widgets.VBox):
         self.label.value = text
 
 
+TEXT_COLOR = "var(--jp-ui-font-color1,#1f2328)"
+HINT_COLOR = "var(--jp-ui-font-color2,#57606a)"
+ERROR_COLOR = "var(--jp-error-color1,#b00020)"
+"""Panel text colours: JupyterLab's theme variables with light fallbacks."""
+
+_PANEL_STYLE = (
+    "<style>.ev-panel .jupyter-widget-Collapse-header"
+    "{color:var(--jp-ui-font-color1,#1f2328)}</style>"
+)
+
+
 class Panel(widgets.VBox):
     """Base of the panels: a status line, background tasks, and a static HTML snapshot.
 
-    A displayed panel sends two things: the live widget, and an HTML snapshot of its latest
-    results with the images embedded. JupyterLab shows the widget; GitHub, nbconvert and a
-    notebook reopened without a kernel show the snapshot, refreshed after each result.
+    A displayed panel's output holds two things: the live widget, and a static HTML snapshot
+    of its inputs, status and latest results, images embedded (re-sent after each piece of
+    work and a moment after an input changes). Viewers that run no widgets show the
+    snapshot: GitHub, nbviewer, ``jupyter nbconvert``, pages written by ``ecomviz-nb
+    export``, and JupyterLab for a notebook it does not trust (one from elsewhere).
+
+    A notebook the user saved is trusted, and JupyterLab then prefers the widget. Reopened
+    without the kernel that made it, the panel is drawn from the widget state saved in the
+    notebook (nbclient and the headless demo save it; in JupyterLab tick Settings > Save
+    Widget State Automatically); with none saved, JupyterLab shows "Error displaying widget:
+    model not found". :meth:`close` avoids that for a panel whose work is done: its output
+    then holds the snapshot alone, which every viewer shows.
     """
 
     title = "ecomviz_nb"
+    empty_text = "No results yet."
+    """What the snapshot says before there are results."""
+    _twin: AsyncClient | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _timer: asyncio.TimerHandle | None = None
+    _closed = False
 
     def __init__(self, children: list[widgets.Widget], **kwargs: Any) -> None:
         self.status = widgets.HTML("")
         """Messages and errors, escaped."""
         self.task: asyncio.Task[None] | None = None
         """The running background job, if any (``await panel.task`` in tests)."""
+        self.closing: asyncio.Task[None] | None = None
+        """The clean-up :meth:`close` started on the kernel's loop, if it did."""
         self._handle: Any = None
-        super().__init__([*children, self.status], **kwargs)
+        # ipywidgets draws accordion titles grey on grey (under 4.5:1 in both themes).
+        style = widgets.HTML(_PANEL_STYLE, layout=widgets.Layout(display="none"))
+        super().__init__([style, *children, self.status], **kwargs)
         self.add_class("ev-panel")
+
+    def _async_of(self, client: Client | AsyncClient) -> AsyncClient:
+        """What the work runs on: ``client`` itself, or an async twin of a sync client that
+        this panel owns and :meth:`close` closes."""
+        if isinstance(client, AsyncClient):
+            return client
+        self._twin = client.to_async()
+        return self._twin
 
     # ---- messages
 
     def show_error(self, message: str) -> None:
         self.status.value = (
-            f"<div style='color:#b00020;white-space:pre-wrap'>{html.escape(message)}</div>"
+            f"<div style='color:{ERROR_COLOR};white-space:pre-wrap'>{html.escape(message)}</div>"
         )
 
     def show_info(self, message: str) -> None:
-        self.status.value = f"<div style='color:#333'>{html.escape(message)}</div>"
+        self.status.value = (
+            f"<div style='color:var(--jp-ui-font-color1,#1f2328)'>{html.escape(message)}</div>"
+        )
 
     # ---- background work
 
     def run(self, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` as a task on the kernel's running loop, so the kernel stays free.
 
-        Without a running loop (plain Python) it runs to completion before returning.
+        Without a running loop (plain Python) it runs to completion before returning, on a
+        loop of the panel's own (the twin's connections belong to it). A closed panel says so
+        and runs nothing.
         """
+        if self._closed:
+            self.show_error("This panel is closed: make a new one.")
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            asyncio.run(self._guarded(work))
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._guarded(work))
             return
         self.task = loop.create_task(self._guarded(work))
 
@@ -199,98 +210,159 @@ class Panel(widgets.VBox):
     def on_error(self, exc: BaseException) -> None:
         self.show_error(describe_error(exc))
 
+    # ---- closing
+
+    def close(self) -> None:
+        """Close the panel and its parts; the output keeps the static snapshot alone.
+
+        Work still running is cancelled (a job already submitted stays in the job ledger), and
+        the async twin the panel made of a sync client is closed: at once without a running
+        loop, else in :attr:`closing` on the kernel's loop. A client handed to the panel stays
+        open: it is the caller's. Closing twice does nothing more.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        task, twin, self._twin = self.task, self._twin, None
+        if task is not None and not task.done():
+            self.show_info("Closed before the work ended: a submitted job is in the job ledger.")
+        parts = _descendants(self)
+        super().close()  # the output written next names no widget any more
+        for part in parts:
+            part.close()
+        self.refresh_snapshot()
+        self._dispose(task, twin)
+
+    def _dispose(self, task: asyncio.Task[None] | None, twin: AsyncClient | None) -> None:
+        """Cancel ``task``, then close ``twin`` on the loop its connections belong to."""
+        if task is not None:
+            task.cancel()  # a no-op once it is done
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        own, self._loop = self._loop, None
+        if own is not None:  # the work ran without a running loop, on the panel's own
+            if twin is not None and running is None:
+                own.run_until_complete(twin.aclose())
+            elif twin is not None:  # this thread's loop is busy: run the panel's elsewhere
+                worker = threading.Thread(target=own.run_until_complete, args=(twin.aclose(),))
+                worker.start()
+                worker.join()
+            own.close()
+        elif running is None:
+            if twin is not None:
+                asyncio.run(twin.aclose())
+        else:
+            self.closing = running.create_task(_close_after(task, twin))
+            _CLOSING.add(self.closing)
+            self.closing.add_done_callback(_CLOSING.discard)
+
+    def __del__(self) -> None:
+        # Collected without close(): only the comm goes, no output is sent and no loop runs.
+        widgets.VBox.close(self)
+
     # ---- the saved snapshot
 
-    def snapshot_html(self) -> str:
-        """Static HTML of the latest results (override); shown where widgets cannot run."""
-        return f"<div><b>{html.escape(self.title)}</b>: no results yet.</div>"
+    def snapshot_inputs(self) -> list[tuple[str, str]]:
+        """The inputs as (label, value) pairs for the snapshot (override); never a secret."""
+        return []
 
-    def _bundle(self) -> dict[str, Any]:
-        bundle: dict[str, Any] = {
+    def snapshot_results(self) -> str:
+        """Markup of the latest results, images embedded (override); "" before any."""
+        return ""
+
+    def snapshot_html(self) -> str:
+        """Static HTML of the inputs, the status line and the latest results.
+
+        It is what viewers without widgets show; a local server's address in an input is
+        written ``$ECOMVIZ_BASE_URL``.
+        """
+        server = getattr(self, "_aclient", None)  # the panels that talk to one have it
+        base = server.base_url if isinstance(server, AsyncClient) else None
+        rows = "".join(
+            f"<tr><th style='{_TH}'>{html.escape(label)}</th><td style='{_TD}'>"
+            f"{html.escape(mask_local(base, value) if base else value)}</td></tr>"
+            for label, value in self.snapshot_inputs()
+        )
+        inputs = f"<table class='ev-inputs' style='{_TABLE}'>{rows}</table>" if rows else ""
+        results = self.snapshot_results()
+        if not results and self.empty_text:
+            hint = html.escape(self.empty_text)
+            results = f"<div style='color:{HINT_COLOR}'>{hint}</div>"
+        return (
+            f"<div class='ev-snapshot' data-ev-panel='{type(self).__name__}'>"
+            f"<div><b>{html.escape(self.title)}</b></div>{inputs}{self.status.value}{results}"
+            "</div>"
+        )
+
+    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        data: dict[str, Any] = {
             "text/plain": f"{type(self).__name__}()",
             "text/html": self.snapshot_html(),
         }
-        if self._model_id:
-            bundle["application/vnd.jupyter.widget-view+json"] = {
+        if self.comm is not None and self._model_id:  # a closed panel has no live view
+            data["application/vnd.jupyter.widget-view+json"] = {
                 "version_major": 2,
                 "version_minor": 0,
                 "model_id": self._model_id,
             }
-        return bundle
+        return data, {SNAPSHOT_KEY: {"snapshot": type(self).__name__}}
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        self._handle = display(self._bundle(), raw=True, display_id=True)
+        data, metadata = self._bundle()
+        self._handle = display(data, raw=True, metadata=metadata, display_id=True)
 
     def refresh_snapshot(self) -> None:
-        """Re-send the displayed output so its HTML snapshot holds the latest results."""
+        """Re-send the displayed output so its HTML snapshot holds the latest state."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._handle is not None:
-            self._handle.update(self._bundle(), raw=True)
+            data, metadata = self._bundle()
+            self._handle.update(data, raw=True, metadata=metadata)
 
-
-class RequestPanel(Panel):
-    """A panel that builds one request: webhook, live JSON preview, curl, a submit button,
-    progress and results (the generate and try-on panels)."""
-
-    request: Any = None
-    """The request the inputs make now (None while they are invalid)."""
-
-    def _request_widgets(self, label: str) -> widgets.Button:
-        """Make the shared parts; returns the submit button."""
-        self.webhook_url = widgets.Text(
-            value="",
-            placeholder="https://… (optional)",
-            description="webhook",
-            layout=widgets.Layout(width="80%"),
-        )
-        self.preview = widgets.HTML()
-        self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
-        self.request_box = widgets.Accordion(
-            children=[self.preview, self.curl], titles=("Request JSON", "curl")
-        )
-        self.progress = ProgressView()
-        self.results = widgets.HTML()
-        self._results_html = ""
-        return widgets.Button(description=label, button_style="primary", icon="magic")
-
-    def build_request(self) -> Any:
-        raise NotImplementedError
-
-    def _refresh_request(
-        self, button: widgets.Button, path: str, summary: Callable[[Any], str]
-    ) -> None:
-        """Rebuild the request from the inputs: preview and curl, or the reason it is invalid."""
+    def refresh_snapshot_soon(self) -> None:
+        """Re-send the snapshot once the inputs have been still for a moment (after typing)."""
+        if self._handle is None or self._closed:
+            return
         try:
-            self.request = self.build_request()
-        except ValidationError as exc:
-            self.request = None
-            button.disabled = True
-            self.preview.value = self.curl.value = ""
-            self.show_error(describe_error(exc))
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh_snapshot()
             return
-        body = self.request.to_wire()
-        base = self._aclient.base_url
-        button.disabled = False
-        self.preview.value = mask_local(base, request_preview(body))
-        self.curl.value = curl_command(base, path, body)
-        self.show_info(summary(self.request))
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(_REFRESH_DELAY, self.refresh_snapshot)
 
-    def _submit(self, button: widgets.Button, work: Callable[[Any], Awaitable[None]]) -> None:
-        """Start ``work(request)`` in the background, the button off while it runs."""
-        request = self.request
-        if request is None:
-            return
-        button.disabled = True
-        self.show_info("Submitting…")
-        self.progress.start(request.expected_images)
-        self.run(lambda: work(request))
 
-    def _show_results(self, markup: str) -> None:
-        self._results_html = markup
-        self.results.value = markup
+_TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
+_TH = "text-align:left;font-weight:600;padding:1px 12px 1px 0;vertical-align:top"
+_TD = "text-align:left;padding:1px 0;white-space:pre-wrap;overflow-wrap:anywhere"
 
-    def snapshot_html(self) -> str:
-        if not self._results_html:
-            return super().snapshot_html()
-        return f"<div><b>{html.escape(self.title)}</b></div>{self._results_html}"
+
+async def _close_after(task: asyncio.Task[None] | None, twin: AsyncClient | None) -> None:
+    """Let a cancelled task end (it may be in a request on the twin), then close the twin."""
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if twin is not None:
+        await twin.aclose()
+
+
+def _descendants(widget: widgets.Widget) -> list[widgets.Widget]:
+    """Every widget below ``widget`` (its children's children too)."""
+    found: list[widgets.Widget] = []
+    for child in getattr(widget, "children", ()):
+        found.append(child)
+        found.extend(_descendants(child))
+    return found
+
+
+def on_off(value: bool) -> str:
+    """``yes`` or ``no``, for a checkbox in a snapshot."""
+    return "yes" if value else "no"

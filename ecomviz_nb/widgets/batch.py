@@ -39,8 +39,8 @@ GRID_EVERY = 1.0
 """Seconds between drawings of the grid (at most one a second)."""
 _TERMINAL = ("completed", "failed", "unknown")
 _GREY = "var(--jp-ui-font-color2,#57606a)"
-_RED = "#b00020"
-_AMBER = "#9a6700"
+_RED = "var(--jp-error-color1,#b00020)"
+_AMBER = "var(--jp-ui-font-color1,#1f2328)"  # no JupyterLab orange reads in both themes
 _NOT_IN_NAME = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')  # the name is a file name, too
 
 
@@ -115,7 +115,8 @@ class BatchPanel(Panel):
     file is kept as ``$ECOMVIZ_HOME/batches/<name>.csv``.
 
     Args:
-        client: an ``ev.Client`` or ``ev.AsyncClient``.
+        client: an ``ev.Client`` or ``ev.AsyncClient`` (an ``ev.Client``'s async twin, made
+            by the panel, is closed by ``panel.close()``).
         name: the batch's name (default ``batch-<date>-<time>``).
 
     Parts: ``csv_path``, ``upload``, ``source_line``, ``request_controls`` (a GeneratePanel
@@ -129,7 +130,7 @@ class BatchPanel(Panel):
 
     def __init__(self, client: Client | AsyncClient, *, name: str | None = None) -> None:
         self.client = client
-        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
+        self._aclient = self._async_of(client)
         self.result: BatchResult | None = None
         """The batch as it runs, then as it ended."""
         self.control: asyncio.Event | None = None
@@ -352,6 +353,7 @@ class BatchPanel(Panel):
                 for p in problems
             )
             self._buttons()
+            self.refresh_snapshot_soon()
             return
         path = None
         if self._uploaded is None and has_source:
@@ -359,6 +361,7 @@ class BatchPanel(Panel):
         self._plan = _Plan(name, request, count, path, self._uploaded)
         self.plan_line.value = self._describe(self._plan, stored)
         self._buttons()
+        self.refresh_snapshot_soon()
 
     def _describe(self, plan: _Plan, stored: tuple[int, int] | None) -> str:
         name = f"<b>{html.escape(plan.name)}</b>"
@@ -590,13 +593,28 @@ class BatchPanel(Panel):
 
     # ---- the saved snapshot
 
-    def snapshot_html(self) -> str:
+    def snapshot_inputs(self) -> list[tuple[str, str]]:
+        if self._uploaded is not None:
+            source = f"uploaded {self._uploaded[0]}"
+        else:
+            source = self.csv_path.value.strip() or "none (continue from the ledger)"
+        request = [p for p in self.request_controls.snapshot_inputs() if p[0] != "product"]
+        return [
+            ("CSV", source),
+            ("name", self.batch_name.value),
+            ("at once", str(self.concurrency.value)),
+            *request,
+        ]
+
+    def snapshot_results(self) -> str:
         if self.result is None:
-            return super().snapshot_html()
-        return (
-            f"<div><b>{html.escape(self.title)}</b></div>{self.result.counts_html()}"
-            f"{self._results_html}"
-        )
+            return ""
+        return f"{self.result.counts_html()}{self._results_html}"
+
+    def close(self) -> None:
+        """Close the panel (see ``Panel.close``) and the request controls it shows."""
+        super().close()
+        self.request_controls.close()
 
 
 def _draw_grid(latest: list[tuple[GeneratedImage, str]]) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as widgets
 
 from ..client import AsyncClient, Client
@@ -25,14 +23,16 @@ class ConnectPanel(Panel):
     request, so the token is never kept in widget state or a saved notebook.
 
     Parts: ``token``, ``base_url``, ``use_sandbox``, ``connect_button``, ``status``; after
-    connecting, ``client`` is an ``ev.Client`` (``async_client`` its async twin).
+    connecting, ``client`` is an ``ev.Client`` (``async_client`` its async twin, made when
+    first asked for). Both are the caller's: closing the panel leaves them open.
     """
 
     title = "Connection"
+    empty_text = ""
 
     def __init__(self) -> None:
         self.client: Client | None = None
-        self.async_client: AsyncClient | None = None
+        self._async_client: AsyncClient | None = None
         self.token = widgets.Password(value="", placeholder="API token", description="token")
         self.base_url = widgets.Text(value=DEFAULT_BASE_URL, description="server")
         self.use_sandbox = widgets.Checkbox(
@@ -46,10 +46,15 @@ class ConnectPanel(Panel):
         )
         super().__init__([self.inputs])
         self.connect_button.on_click(lambda _b: self.connect())
-        self._summary = ""
 
     def connect(self) -> None:
         """Read and clear the token, then check it (what the button does)."""
+        try:
+            self._connect()
+        finally:
+            self.refresh_snapshot()
+
+    def _connect(self) -> None:
         token = self.token.value.strip()
         self.token.value = ""  # before anything else: the value must not linger in widget state
         if self.use_sandbox.value:
@@ -82,13 +87,20 @@ class ConnectPanel(Panel):
         self.client = client
         self._done(f"Connected to {client.base_url}; the token was accepted.")
 
+    @property
+    def async_client(self) -> AsyncClient | None:
+        """The connected client's async twin (made on first use; the caller closes it)."""
+        if self._async_client is None and self.client is not None:
+            self._async_client = self.client.to_async()
+        return self._async_client
+
     def _done(self, message: str) -> None:
         assert self.client is not None
-        self.async_client = self.client.to_async()
+        self._async_client = None  # a new connection: a new twin when asked for
         self.inputs.layout.display = "none"  # replace the inputs with a status line
-        self._summary = message
         self.show_info(message)
 
-    def snapshot_html(self) -> str:
-        text = self._summary or "not connected"
-        return f"<div><b>Connection</b>: {html.escape(text)}</div>"
+    def snapshot_inputs(self) -> list[tuple[str, str]]:
+        if self.use_sandbox.value:
+            return [("server", "a local sandbox in this kernel")]
+        return [("server", self.base_url.value.strip())]

@@ -20,12 +20,8 @@ from ..models import (
     Webhook,
     check_webhook_reachable,
 )
-from ._base import (
-    RequestPanel,
-    check_entry_count,
-    describe_error,
-    on_server,
-)
+from ._base import describe_error, on_off, on_server
+from ._request import RequestPanel, check_entry_count
 
 __all__ = ["GeneratePanel"]
 
@@ -68,7 +64,8 @@ class GeneratePanel(RequestPanel):
 
     Args:
         client: an ``ev.Client`` or ``ev.AsyncClient``; the work runs on an ``AsyncClient``
-            so the kernel stays free while the progress bar moves.
+            so the kernel stays free while the progress bar moves (made from an ``ev.Client``
+            by the panel, and closed by ``panel.close()``).
         product: the product, or its id.
 
     Parts: ``rows`` (main/detail/facebook), ``vto_enabled``, ``vto_colors``, ``region``,
@@ -88,7 +85,7 @@ class GeneratePanel(RequestPanel):
         self.client = client
         self.sources = list(sources or [])
         """The product's source image URLs: results are shown beside them."""
-        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
+        self._aclient = self._async_of(client)
         self.product = product if isinstance(product, Product) else Product(id=str(product))
         self.job: Any = None
         """The last submitted job."""
@@ -158,6 +155,24 @@ class GeneratePanel(RequestPanel):
             self.remove_brand_logo,
             self.change_portrait,
             self.webhook_url,
+        ]
+
+    def snapshot_inputs(self) -> list[tuple[str, str]]:
+        rows = [
+            (kind, f"{row.count.value} x {row.aspect_ratio.value}" if row.enabled.value else "off")
+            for kind, row in self.rows.items()
+        ]
+        colors = ", ".join(self.vto_colors.value) or "none"
+        return [
+            ("product", self.product.name or self.product.id),
+            *rows,
+            ("vto", colors if self.vto_enabled.value else "off"),
+            ("region", self.region.value),
+            ("platform", self.platform.value),
+            ("language", self.language.value),
+            ("remove brand logo", on_off(self.remove_brand_logo.value)),
+            ("change portrait", on_off(self.change_portrait.value)),
+            ("webhook", self.webhook_url.value.strip() or "none"),
         ]
 
     def build_request(self) -> GenerateRequest:

@@ -37,7 +37,7 @@ class JobsPanel(Panel):
 
     def __init__(self, client: Client | AsyncClient, *, limit: int = 50) -> None:
         self.client = client
-        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
+        self._aclient = self._async_of(client)
         self.limit = limit
         self.table = widgets.HTML()
         self.pending = widgets.Dropdown(options=[], description="open job")
@@ -86,6 +86,7 @@ class JobsPanel(Panel):
         self.pending.options = open_jobs
         self.pending.value = open_jobs[0][1] if open_jobs else None
         self.resume_button.disabled = not open_jobs
+        self.refresh_snapshot_soon()
 
     def resume(self) -> None:
         """Wait on the selected open job, with live progress (what the button does)."""
@@ -107,5 +108,5 @@ class JobsPanel(Panel):
         finally:
             self.refresh()
 
-    def snapshot_html(self) -> str:
-        return f"<div><b>Jobs</b></div>{self.table.value}"
+    def snapshot_results(self) -> str:
+        return str(self.table.value)

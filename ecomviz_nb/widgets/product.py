@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 
 import ipywidgets as widgets
 
@@ -19,6 +18,11 @@ __all__ = ["ProductPanel"]
 class ProductPanel(Panel):
     """Create a product from image URLs, one per line.
 
+    Args:
+        client: an ``ev.Client`` or ``ev.AsyncClient`` (an ``ev.Client``'s async twin, made
+            by the panel, is closed by ``panel.close()``).
+        urls: the first image URLs; a path such as ``/samples/…`` means one on the server.
+
     Parts: ``urls`` (a Textarea), ``preview_button`` (thumbnails of the sources),
     ``sources`` (their HTML), ``create_button``, ``card`` (the product's card), ``status``;
     after creation ``product`` holds the :class:`~ecomviz_nb.Product`.
@@ -28,7 +32,7 @@ class ProductPanel(Panel):
 
     def __init__(self, client: Client | AsyncClient, urls: list[str] | None = None) -> None:
         self.client = client
-        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
+        self._aclient = self._async_of(client)
         self.product: Product | None = None
         self.urls = widgets.Textarea(
             value="\n".join(urls or []),
@@ -71,9 +75,11 @@ class ProductPanel(Panel):
         except ValidationError as exc:
             self.create_button.disabled = self.preview_button.disabled = True
             self.show_error(describe_error(exc))
+            self.refresh_snapshot_soon()
             return None
         self.create_button.disabled = self.preview_button.disabled = False
         self.show_info(f"{len(request.image_urls)} image(s).")
+        self.refresh_snapshot_soon()
         return request
 
     def show_sources(self) -> None:
@@ -103,7 +109,9 @@ class ProductPanel(Panel):
         finally:
             self.create_button.disabled = False
 
-    def snapshot_html(self) -> str:
-        if not self._card_html:
-            return super().snapshot_html()
-        return f"<div><b>{html.escape(self.title)}</b></div>{self._card_html}"
+    def snapshot_inputs(self) -> list[tuple[str, str]]:
+        lines = [line.strip() for line in self.urls.value.splitlines() if line.strip()]
+        return [("image URLs", "\n".join(lines) or "none")]
+
+    def snapshot_results(self) -> str:
+        return f"{self.sources.value}{self._card_html}"

@@ -34,7 +34,8 @@ from ..runs import (
     sweep_try_on_async,
 )
 from ..runs.plan import show_value
-from ._base import Panel, ProgressView, check_entry_count, describe_error, on_server
+from ._base import ERROR_COLOR, Panel, ProgressView, describe_error, on_off, on_server
+from ._request import check_entry_count
 
 __all__ = ["AxisPicker", "SweepPanel"]
 
@@ -171,7 +172,8 @@ class SweepPanel(Panel):
     embedded) is redrawn as runs finish. ``panel.result`` then holds the ``ev.SweepResult``.
 
     Args:
-        client: an ``ev.Client`` or ``ev.AsyncClient``.
+        client: an ``ev.Client`` or ``ev.AsyncClient`` (an ``ev.Client``'s async twin, made
+            by the panel, is closed by ``panel.close()``).
         product: the product, or its id (generate mode).
         sources: the product's source image URLs for the matrix's first column; a path such
             as ``/samples/products/mug-blue.jpg`` means one on the client's server.
@@ -197,9 +199,9 @@ class SweepPanel(Panel):
         if try_on is not None and not isinstance(try_on, TryOnRequest):
             raise ValidationError("try_on", try_on, "an ev.TryOnRequest")
         self.client = client
-        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
-        self.kind = "generate" if try_on is None else "try-on"
-        """``generate`` or ``try-on``."""
+        self._aclient = self._async_of(client)
+        self.kind = "generate" if try_on is None else "tryon"
+        """``generate`` or ``tryon`` (the job kinds of the ledger)."""
         self.product = product if product is None or isinstance(product, Product) else None
         """The product (generate mode)."""
         if isinstance(product, str):
@@ -216,6 +218,7 @@ class SweepPanel(Panel):
         self._render_task: asyncio.Task[None] | None = None
         self._matrix_html = ""
         self._status_text = ""
+        self._plan_text = ""
 
         self.count = widgets.IntText(  # not bounded: the plan line names a bad value
             value=1,
@@ -337,9 +340,11 @@ class SweepPanel(Panel):
             self.plan, self._args = None, None
             self.run_button.disabled = True
             self.plan_line.value = (
-                "<div style='color:#b00020;white-space:pre-wrap'>Cannot run: "
+                f"<div style='color:{ERROR_COLOR};white-space:pre-wrap'>Cannot run: "
                 f"{html.escape(describe_error(exc))}</div>"
             )
+            self._plan_text = f"cannot run: {describe_error(exc)}"
+            self.refresh_snapshot_soon()
             return
         self.plan, self._args = plan, (base, vary)
         self.run_button.disabled = self.running
@@ -350,11 +355,13 @@ class SweepPanel(Panel):
             if plan.groups > 1:
                 note += "; runs with the same platform and region take turns"
         notes = sorted({str(w.message) for w in caught if issubclass(w.category, EcomVizWarning)})
-        extra = "".join(f"<div style='color:#9a6700'>{html.escape(n)}</div>" for n in notes)
+        extra = "".join(f"<div>⚠ {html.escape(n)}</div>" for n in notes)
         self.plan_line.value = (
             f"<div class='ev-plan'><b>{html.escape(line)}</b> "
             f"<span style='color:{_GREY};font-size:12px'>{html.escape(note)}</span>{extra}</div>"
         )
+        self._plan_text = f"{line} ({note})"
+        self.refresh_snapshot_soon()
 
     # ---- running
 
@@ -480,16 +487,29 @@ class SweepPanel(Panel):
         more = len(result.failed) - len(shown)
         items += f"<li>and {more} more</li>" if more else ""
         self.status.value = (
-            f"<div style='color:#b00020'>{html.escape(self._status_text)}:"
+            f"<div style='color:var(--jp-error-color1,#b00020)'>{html.escape(self._status_text)}:"
             f"<ul style='margin:2px 0'>{items}</ul></div>"
         )
 
     # ---- the saved snapshot
 
-    def snapshot_html(self) -> str:
-        if not self._matrix_html:
-            return super().snapshot_html()
-        return (
-            f"<div><b>{html.escape(self.title)}</b> {html.escape(self._status_text)}</div>"
-            f"{self._matrix_html}"
-        )
+    def snapshot_inputs(self) -> list[tuple[str, str]]:
+        if self.base_request is None:
+            assert self.product is not None
+            fixed = [
+                ("product", self.product.name or self.product.id),
+                ("images per run", str(self.count.value)),
+                ("remove brand logo", on_off(self.remove_brand_logo.value)),
+                ("change portrait", on_off(self.change_portrait.value)),
+            ]
+        else:
+            garments = ", ".join(show_value(c) for c in self.base_request.clothing)
+            fixed = [("person", self.base_request.person_image_url), ("wearing", garments)]
+        picked = [
+            (name, ", ".join(_word(v) for v in axis.value) or "nothing picked")
+            for name, axis in self.axes.items()
+        ]
+        return [*fixed, *picked, ("plan", self._plan_text)]
+
+    def snapshot_results(self) -> str:
+        return self._matrix_html

@@ -16,11 +16,8 @@ from ..models import (
     TryOnRequest,
     Webhook,
 )
-from ._base import (
-    RequestPanel,
-    describe_error,
-    on_server,
-)
+from ._base import describe_error, on_off, on_server
+from ._request import RequestPanel
 
 __all__ = ["ClothingRow", "TryOnPanel"]
 
@@ -51,6 +48,12 @@ class ClothingRow(widgets.HBox):
 class TryOnPanel(RequestPanel):
     """Dress a person in one or more garments.
 
+    Args:
+        client: an ``ev.Client`` or ``ev.AsyncClient`` (an ``ev.Client``'s async twin, made
+            by the panel, is closed by ``panel.close()``).
+        person_url: the person's picture; a path such as ``/samples/…`` means one on the server.
+        clothing: ``(url, info)`` per garment.
+
     Parts: ``person_url``, ``clothing_rows`` (a list of :class:`ClothingRow`), ``add_button``,
     ``use_height``/``height``, ``use_weight``/``weight``, ``aspect_ratio``, ``watermark``,
     ``webhook_url``, ``preview``, ``curl``, ``try_on_button``, ``progress``, ``results``,
@@ -67,7 +70,7 @@ class TryOnPanel(RequestPanel):
         clothing: list[tuple[str, str]] | None = None,
     ) -> None:
         self.client = client
-        self._aclient = client if isinstance(client, AsyncClient) else client.to_async()
+        self._aclient = self._async_of(client)
         self.job: Any = None
         self.result: Any = None
         self.request: TryOnRequest | None = None
@@ -136,6 +139,21 @@ class TryOnPanel(RequestPanel):
         self.clothing_rows.remove(row)
         self.clothing_box.children = tuple(self.clothing_rows)
         self._update_preview()
+
+    def snapshot_inputs(self) -> list[tuple[str, str]]:
+        garments = [
+            (f"garment {i + 1}", " · ".join(v for v in (row.url.value, row.info.value) if v))
+            for i, row in enumerate(self.clothing_rows)
+        ]
+        return [
+            ("person", self.person_url.value),
+            *garments,
+            ("height", f"{self.height.value} cm" if self.use_height.value else "not sent"),
+            ("weight", f"{self.weight.value} kg" if self.use_weight.value else "not sent"),
+            ("ratio", self.aspect_ratio.value),
+            ("watermark", on_off(self.watermark.value)),
+            ("webhook", self.webhook_url.value.strip() or "none"),
+        ]
 
     def build_request(self) -> TryOnRequest:
         """The request the inputs describe; raises ValidationError naming the bad field."""
