@@ -20,7 +20,7 @@ from .htmlkit import (
     swatch,
     uid,
 )
-from .images import THUMB_SIZE, ImageStore, default_store
+from .images import LARGE_SIZE, ImageStore, default_store
 from .models import GeneratedImage, Product, TryOnResult
 from .tiles import Item, fetch_pics, grid_css, item_of, tile_html
 
@@ -56,7 +56,7 @@ _RUN = "background:var(--jp-brand-color4,#ddf4ff);color:var(--md-blue-900,#0550a
 
 def _card_css(root: str, size: int) -> str:
     r = f".{root}"
-    return grid_css(root, size, 2 * size) + (
+    return grid_css(root, size, LARGE_SIZE) + (
         f"{r}{{border:1px solid {BORDER};border-radius:10px;padding:14px 16px;max-width:820px;"
         f"background:{BG};box-sizing:border-box}}"
         f"{r} .ev-hd{{display:flex;align-items:center;gap:10px;flex-wrap:wrap}}"
@@ -126,11 +126,12 @@ def _when(moment: datetime | None) -> str:
 
 
 def _thumbs(store: ImageStore, items: Sequence[Item], size: int, *, limit: int = MAX_THUMBS) -> str:
-    """Tiles for the first ``limit`` items, then a "+N more" note."""
+    """Tiles for the first ``limit`` items (768 px embedded: a click opens one sharp), then a
+    "+N more" note."""
     shown = list(items[:limit])
-    pics = fetch_pics(store, shown, THUMB_SIZE)
+    pics = fetch_pics(store, shown, LARGE_SIZE)
     tiles = "".join(
-        tile_html(it, pic, size, i, details=False)
+        tile_html(it, pic, size, i, details=False, zoom=LARGE_SIZE)
         for i, (it, pic) in enumerate(zip(shown, pics, strict=True))
     )
     more = len(items) - len(shown)
@@ -199,7 +200,7 @@ def image_card(image: GeneratedImage, *, store: ImageStore | None = None, size: 
     """A card: the image (click to enlarge) beside its type, colour, ratio and parameters."""
     root = uid("card")
     item = item_of(image)
-    pic = fetch_pics(store or default_store(), [item], THUMB_SIZE)[0]
+    pic = fetch_pics(store or default_store(), [item], LARGE_SIZE)[0]
     known = {"imageType", "color", "platform", "region"}
     pairs = [
         ("colour", f"{swatch(image.color)}{shareable(image.color)}" if image.color else ""),
@@ -213,9 +214,10 @@ def image_card(image: GeneratedImage, *, store: ImageStore | None = None, size: 
         for k, v in image.params.items()
         if k not in known
     ]
+    tile = tile_html(item, pic, size, 0, details=False, zoom=LARGE_SIZE)
     body = (
         f'<div class="ev-hd"><span class="ev-name">{shareable(image.image_type or "image")}</span>'
-        f'</div><div class="ev-cols ev-sec">{tile_html(item, pic, size, 0, details=False)}'
+        f'</div><div class="ev-cols ev-sec">{tile}'
         f"{_facts(pairs)}</div>"
     )
     return _card(root, size, body)

@@ -43,14 +43,18 @@ def show_images(
     size: int = 160,
     layout: Literal["sections", "tabs"] = "sections",
     engine: Literal["html", "ipyplot"] = "html",
-    large: bool = False,
+    large: bool = True,
     store: ImageStore | None = None,
     title: str | None = None,
 ) -> HTML:
-    """A grid of thumbnails with captions (type, colour, aspect ratio, platform).
+    """A grid of thumbnails with captions (type and aspect ratio first, then colour, platform,
+    region), which wrap under the tile rather than being cut.
 
-    Every picture is fetched by the kernel and embedded as a 256 px JPEG data URI (about 6 KB
-    of notebook output each). Clicking a thumbnail shows it twice as large, without scripts.
+    Every picture is fetched by the kernel and embedded once, as a 768 px JPEG data URI (about
+    25 KB of notebook output for a sandbox picture), drawn at ``size`` px. Clicking a picture
+    opens it at up to 768 px (or the width available), sharp; a second click closes it. It is
+    a ``<details>`` element, no script, so it works alike in a cell's output and in a panel's
+    ``ipywidgets.HTML``.
 
     Args:
         images: GeneratedImage objects, URLs, paths, bytes, PIL images, ``(source, caption)``
@@ -65,7 +69,9 @@ def show_images(
             (about 13 KB per image as a notebook stores it: ipyplot emits its markup twice)
             and the return value is an empty :class:`HTML`; elsewhere ipyplot's markup is
             returned as :class:`HTML`.
-        large: embed 768 px versions, so the opened view is sharp (about 6x the bytes).
+        large: ``False`` embeds 256 px thumbnails instead (about 8 KB each), for grids of
+            hundreds of pictures; a click then opens a picture at twice the tile's size.
+            ``engine="ipyplot"`` always gets thumbnails (it has no enlarged view).
         store: where images come from; default :func:`~ecomviz_nb.images.default_store`.
         title: a heading above the grid.
 
@@ -74,7 +80,8 @@ def show_images(
         own output).
 
     Raises:
-        ValueError: a bad ``size``, ``layout`` or ``engine``; TypeError: an unknown input.
+        ValueError: a bad ``size``, ``layout``, ``engine`` or ``large``; TypeError: an unknown
+            input.
     """
     if not (isinstance(size, int) and 24 <= size <= 1024):
         raise ValueError(f"size={size!r} must be a whole number of pixels from 24 to 1024")
@@ -82,8 +89,11 @@ def show_images(
         raise ValueError(f"layout={layout!r} must be 'sections' or 'tabs'")
     if engine not in ("html", "ipyplot"):
         raise ValueError(f"engine={engine!r} must be 'html' or 'ipyplot'")
+    if not isinstance(large, bool):
+        raise ValueError(f"large={large!r} must be True or False")
     items = items_of(images)
-    pixels = LARGE_SIZE if large or size > THUMB_SIZE else THUMB_SIZE
+    opens = large and engine == "html"
+    pixels = LARGE_SIZE if opens or size > THUMB_SIZE else THUMB_SIZE
     pics = fetch_pics(store or default_store(), items, pixels)
     groups: dict[str, list[int]] = {}
     for i, (item, pic) in enumerate(zip(items, pics, strict=True)):
@@ -93,14 +103,14 @@ def show_images(
     if engine == "ipyplot":
         return _show_ipyplot(items, pics, groups, size, tabbed=tabbed) if items else HTML("")
     root = uid("grid")
-    zoom = min(LARGE_SIZE, 2 * size) if large else 2 * size
+    zoom = max(LARGE_SIZE, size) if opens else 2 * size
     css = grid_css(root, size, zoom)
     head = f'<div class="ev-title">{shareable(title)}</div>' if title else ""
     if not items:
         return HTML(f'<div class="{root}"><style>{css}</style>{head}<i>no images</i></div>')
 
     def grid(indexes: list[int]) -> str:
-        tiles = "".join(tile_html(items[i], pics[i], size, i) for i in indexes)
+        tiles = "".join(tile_html(items[i], pics[i], size, i, zoom=zoom) for i in indexes)
         return f'<div class="ev-g">{tiles}</div>'
 
     what = (group_by if isinstance(group_by, str) else "group").replace("_", " ")

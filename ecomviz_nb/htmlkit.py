@@ -26,10 +26,12 @@ __all__ = [
     "LOCAL_SERVER",
     "WARN_BG",
     "WARN_FG",
+    "ZOOM_MAX",
     "aspect_label",
     "base_css",
     "esc",
     "figure",
+    "figure_css",
     "fit",
     "mask_local",
     "placeholder",
@@ -224,18 +226,49 @@ def placeholder(error: object, *, style: str = "") -> str:
 def figure(media: str, width: int, caption: str, *, title: str = "") -> str:
     """A ``<figure>`` ``width`` px wide: ``media`` markup over ``caption`` markup.
 
-    Both are markup the caller has escaped already; ``title`` is escaped (and a local server's
-    origin masked) here.
+    The media sits in a ``<details>`` element, so a click opens it larger (up to its embedded
+    size, :data:`ZOOM_MAX` px and the width available) where the page carries
+    :func:`figure_css` (every view built on :func:`base_css` does), and a second click closes
+    it. Both are markup the caller has escaped already; ``title`` is escaped (and a local
+    server's origin masked) here.
     """
     hover = f' title="{shareable(title)}"' if title else ""
+    # Inline, so no disclosure triangle shows where the page lacks figure_css.
+    summary = '<summary style="display:block;list-style:none">'
     return (
-        f'<figure style="width:{width}px">{media}<figcaption{hover}>{caption}</figcaption></figure>'
+        f'<figure style="width:{width}px"><details class="ev-z">{summary}{media}</summary>'
+        f"</details><figcaption{hover}>{caption}</figcaption></figure>"
+    )
+
+
+ZOOM_MAX = 768
+"""The widest an opened figure is drawn, CSS px (the size of the large embedded pictures)."""
+
+
+def figure_css(r: str) -> str:
+    """The click-to-enlarge view and the wrapping captions of :func:`figure` inside ``r``.
+
+    Closed, a figure looks as its view styles it. Open, its picture is drawn at the size it
+    was embedded at, up to :data:`ZOOM_MAX` px and the width available, and the figure grows
+    to hold it. Captions wrap: a caption is never cut.
+    """
+    return (
+        f"{r} .ev-z>summary{{display:block;list-style:none;cursor:zoom-in}}"
+        f"{r} .ev-z>summary::-webkit-details-marker{{display:none}}"
+        f"{r} .ev-z[open]>summary{{cursor:zoom-out}}"
+        # The figure's width is inline (it sizes the closed caption): only !important beats it.
+        f"{r} figure:has(>.ev-z[open]){{width:auto!important;max-width:100%}}"
+        f"{r} .ev-z[open] img{{width:auto;height:auto;max-width:min(100%,{ZOOM_MAX}px);"
+        f"max-height:{ZOOM_MAX}px}}"
+        f"{r} figure figcaption,{r} figure figcaption>span{{white-space:normal;"
+        f"overflow:visible;text-overflow:clip;overflow-wrap:anywhere}}"
     )
 
 
 def base_css(r: str) -> str:
-    """Font, colour swatches and the placeholder box, for the element matching selector ``r``."""
-    return (
+    """Font, colour swatches, the placeholder box and :func:`figure_css`, for the element
+    matching selector ``r``."""
+    return figure_css(r) + (
         f"{r}{{{FONT}}}{r} .ev-sw{{display:inline-block;width:10px;height:10px;"
         f"border-radius:50%;background:{SWATCH_GREY};box-shadow:inset 0 0 0 1px {SWATCH_RING};"
         f"margin-right:4px;vertical-align:-1px}}{r} .ev-x{{display:flex;flex-direction:column;"

@@ -162,34 +162,53 @@ def label_of(item: Item, index: int) -> str:
 
 
 def caption_of(item: Item, pic: Pic, index: int) -> tuple[str, str, str]:
-    """(first line, second line, hover title) of a tile, all escaped, local servers masked."""
+    """(first line, second line, hover title) of a picture, all escaped, local servers masked.
+
+    The first line starts with what is being explored: the image type (or the caller's caption,
+    or the file name) in bold, then the aspect ratio, then a caller's caption if there is a
+    type too: ``main · 1:1 · result 1``. The second: colour, platform, region.
+    """
     img = item.image
     ratio = aspect_label(pic.width, pic.height) if pic.uri else ""
-    head = item.caption if item.caption is not None else (img and img.image_type)
-    first = f"<b>{shareable(head or label_of(item, index))}</b>" + (f" · {ratio}" if ratio else "")
+    kind = img.image_type if img is not None and img.image_type else None
+    head = kind if kind else (item.caption if item.caption is not None else label_of(item, index))
+    parts = [f"<b>{shareable(head)}</b>"] + ([ratio] if ratio else [])
+    if kind and item.caption is not None:
+        parts.append(shareable(item.caption))
+    first = " · ".join(parts)
     second, title = "", shareable(label_of(item, index))
     if img is not None:
-        parts = [f"{swatch(img.color)}{shareable(img.color)}"] if img.color else []
-        parts += [shareable(v) for v in (img.platform, img.region) if v]
-        second = " · ".join(parts)
+        more = [f"{swatch(img.color)}{shareable(img.color)}"] if img.color else []
+        more += [shareable(v) for v in (img.platform, img.region) if v]
+        second = " · ".join(more)
         params = ", ".join(f"{k}: {v}" for k, v in img.params.items())
         # Masked before it is cut: a cut could leave half an address the mask cannot read.
         title = shareable(mask_local(params)[:300]) if params else title
     return first, second, title
 
 
-def tile_html(item: Item, pic: Pic, size: int, index: int, *, details: bool = True) -> str:
-    """A ``size`` px tile that opens larger when clicked (CSS only), captioned below.
+def tile_html(
+    item: Item, pic: Pic, size: int, index: int, *, details: bool = True, zoom: int = 0
+) -> str:
+    """A ``size`` px tile, captioned below, that a click opens to ``zoom`` px (CSS only).
+
+    The tile is a ``<details>`` element: its one ``<img>`` (the embedded picture) is drawn
+    within ``size`` px while closed and within ``zoom`` px (and the width available) while
+    open, so the open view is as sharp as the data URI is large. A second click closes it.
+    The sizes come from :func:`grid_css`; ``zoom`` here only sets the open picture's box.
 
     Args:
         details: show the second caption line (colour, platform, region).
+        zoom: the longest side of the open picture, px (default ``2 * size``).
     """
     first, second, title = caption_of(item, pic, index)
     second = second if details else ""
     if pic.uri:
         w, h = fit(pic.width, pic.height, size)
+        zw, _ = fit(pic.width, pic.height, max(zoom or 2 * size, size))
         alt = shareable(item.caption or (item.image and item.image.image_type) or "image")
-        media = f'<img src="{pic.uri}" width="{w}" height="{h}" alt="{alt}">'
+        opened = f"--ev-zw:{zw}px"
+        media = f'<img src="{pic.uri}" width="{w}" height="{h}" alt="{alt}" style="{opened}">'
     else:
         media = placeholder(pic.error)
     lines = f"<span>{first}</span>" + (f"<span>{second}</span>" if second else "")
@@ -200,24 +219,26 @@ def tile_html(item: Item, pic: Pic, size: int, index: int, *, details: bool = Tr
 
 
 def grid_css(root: str, size: int, zoom: int) -> str:
-    """Tiles of ``size`` px that open to ``zoom`` px when clicked (a <details> element)."""
+    """Tiles of ``size`` px whose picture opens up to ``zoom`` px when clicked (a <details>
+    element, no script); captions wrap under the tile, never cut."""
     r = f".{root}"
     return base_css(r) + (
         f"{r} .ev-g{{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}}"
-        f"{r} .ev-t{{width:{size}px;margin:0}}{r} .ev-t[open]{{width:{zoom}px}}"
+        f"{r} .ev-t{{width:{size}px;margin:0}}"
+        f"{r} .ev-t[open]{{width:auto;max-width:min(100%,{max(zoom, size)}px)}}"
         f"{r} .ev-t summary{{display:block;list-style:none;cursor:zoom-in}}"
         f"{r} .ev-t summary::-webkit-details-marker{{display:none}}"
         f"{r} .ev-t[open] summary{{cursor:zoom-out}}"
         f"{r} .ev-f{{display:flex;align-items:center;justify-content:center;width:{size}px;"
         f"height:{size}px;background:{BG_SOFT};border:1px solid {BORDER_SOFT};border-radius:8px;"
         f"overflow:hidden;box-sizing:border-box}}"
-        f"{r} .ev-t[open] .ev-f{{width:{zoom}px;height:{zoom}px}}"
+        f"{r} .ev-t[open] .ev-f{{width:auto;height:auto;max-width:100%}}"
         f"{r} .ev-f>.ev-x{{width:100%;height:100%;border-radius:7px}}"
         f"{r} .ev-f img{{display:block;max-width:100%;max-height:100%;margin:0}}"
-        f"{r} .ev-t[open] .ev-f img{{width:100%;height:100%;object-fit:contain}}"
-        f"{r} .ev-c{{display:block;padding:6px 2px 0;font-size:12px;color:{FG_MUTED}}}"
-        f"{r} .ev-c>span{{display:block;overflow:hidden;white-space:nowrap;"
-        f"text-overflow:ellipsis}}{r} .ev-c b{{color:{FG};font-weight:600}}"
+        f"{r} .ev-t[open] .ev-f img{{width:var(--ev-zw,{zoom}px);height:auto;max-height:none}}"
+        f"{r} .ev-c{{display:block;padding:6px 2px 0;font-size:12px;color:{FG_MUTED};"
+        f"overflow-wrap:anywhere}}"
+        f"{r} .ev-c>span{{display:block}}{r} .ev-c b{{color:{FG};font-weight:600}}"
         f"{r} .ev-h{{font-size:14px;font-weight:600;margin:14px 0 8px}}"
         f"{r} .ev-h small,{r}>label small{{font-weight:400;color:{FG_MUTED};margin-left:6px}}"
         f"{r} .ev-title{{font-size:16px;font-weight:600;margin:0 0 6px}}"

@@ -22,7 +22,7 @@ from support import free_port, short_sleep
 
 import ecomviz_nb as ev
 from ecomviz_nb import cards, comparison, config, display, htmlkit, report_safety
-from ecomviz_nb.images import ImageStore
+from ecomviz_nb.images import LARGE_SIZE, ImageStore
 from ecomviz_nb.jobs import GenerationJob, TryOnJob
 from ecomviz_nb.ledger import JobRecord
 from ecomviz_nb.runs.matrix import matrix_html, plan_html
@@ -127,7 +127,7 @@ def hostile_product(folder: Path) -> ev.Product:
 # ---------------------------------------------------------------- grids
 
 
-def test_sandbox_product_grid_embeds_only_small_jpeg_data_uris(
+def test_sandbox_product_grid_embeds_each_picture_once_at_768_px(
     generated: tuple[ev.Product, list[str]],
 ) -> None:
     product, _ = generated
@@ -136,7 +136,8 @@ def test_sandbox_product_grid_embeds_only_small_jpeg_data_uris(
     assert len(found) == len(product.generated_images) == 6
     for uri in found:
         assert "http" not in uri
-        assert max(decoded(uri).size) <= 256
+        assert max(decoded(uri).size) == LARGE_SIZE  # sandbox pictures are 1024 px
+        assert markup.count(uri) == 1
     assert "http" not in "".join(found)
     assert [m in markup for m in ("<b>main</b> · 1:1", "<b>detail</b> · 4:3", "16:9")] == [True] * 3
     assert "navy · general · global" in markup
@@ -149,14 +150,17 @@ def ev_display(images: Any, **kwargs: Any) -> display.HTML:
     return html
 
 
-def test_default_grid_output_stays_under_8_kb_per_image(
+def test_grid_output_per_image_stays_under_32_kb_or_8_kb_with_large_false(
     generated: tuple[ev.Product, list[str]],
 ) -> None:
     product, _ = generated
-    markup = display.show_images(product.generated_images * 5)
-    # What a notebook stores: the JSON-encoded mime bundle (text/html and text/plain).
-    bundle = {"text/html": markup._repr_html_(), "text/plain": repr(markup)}
-    assert len(json.dumps(bundle)) / 30 <= 8 * 1024
+    per_image = {}
+    for large in (True, False):
+        markup = display.show_images(product.generated_images * 5, large=large)
+        # What a notebook stores: the JSON-encoded mime bundle (text/html and text/plain).
+        bundle = {"text/html": markup._repr_html_(), "text/plain": repr(markup)}
+        per_image[large] = len(json.dumps(bundle)) / 30
+    assert per_image[True] <= 32 * 1024 and per_image[False] <= 8 * 1024, per_image
 
 
 def test_group_by_image_type_gives_one_headed_section_per_type_in_order(
@@ -318,15 +322,69 @@ def test_the_display_masks_local_servers_by_the_reports_rule(text: str) -> None:
     assert htmlkit.shareable(text) == htmlkit.esc(htmlkit.mask_local(text))
 
 
-def test_enlarging_is_css_only_and_embeds_each_image_once(tmp_path: Path) -> None:
+def opened_widths(markup: str) -> list[str]:
+    """The width each picture takes when its tile is open (its ``--ev-zw``)."""
+    return [
+        str(attrs.get("style")).removeprefix("--ev-zw:")
+        for tag, attrs in tags(markup)
+        if tag == "img"
+    ]
+
+
+def test_a_click_opens_a_tile_to_its_768_px_picture_without_script(tmp_path: Path) -> None:
     paths = [jpeg_file(tmp_path, f"{i}.jpg", (800, 600), c) for i, c in enumerate(["red", "blue"])]
+    paths.append(jpeg_file(tmp_path, "tall.jpg", (600, 1200)))
     markup = ev_display(paths, size=120)
-    assert markup.count("<details") == 2 and markup.count("<summary") == 2
+    assert markup.count("<details") == 3 and markup.count("<summary") == 3
+    assert len(srcs(markup)) == 3, "one <img> per picture: the open view is the same image"
     for uri in srcs(markup):
         assert markup.count(uri) == 1
-    assert ".ev-t[open]{width:240px}" in markup
-    large = ev_display(paths, size=120, large=True)
-    assert {decoded(u).size for u in srcs(large)} == {(768, 576)}
+    assert {decoded(u).size for u in srcs(markup)} == {(768, 576), (384, 768)}
+    assert opened_widths(markup) == ["768px", "768px", "384px"]  # tall: 768 px high
+    assert "ev-t[open]{width:auto;max-width:min(100%,768px)}" in markup
+    assert 'width="120" height="90"' in markup  # drawn at the tile's size while closed
+    small = ev_display(paths, size=120, large=False)
+    assert {decoded(u).size for u in srcs(small)} == {(256, 192), (128, 256)}
+    assert opened_widths(small) == ["240px", "240px", "120px"]  # twice the tile
+
+
+def test_captions_wrap_and_start_with_the_type_and_ratio(tmp_path: Path) -> None:
+    image = ev.GeneratedImage(
+        url=str(jpeg_file(tmp_path, "w.jpg", (1600, 900))),
+        file_path="w.jpg",
+        image_type="detail",
+        color="white",
+        platform="general",
+        region="global",
+    )
+    markup = ev_display([image, (image, "result 1"), (tmp_path / "w.jpg", "source")], size=64)
+    assert "<span><b>detail</b> · 16:9</span>" in markup
+    assert "<span><b>detail</b> · 16:9 · result 1</span>" in markup
+    assert "<span><b>source</b> · 16:9</span>" in markup
+    assert "white · general · global" in markup
+    for cut in ("ellipsis", "nowrap"):
+        assert cut not in markup
+    assert "overflow-wrap:anywhere" in markup
+    card = cards.product_card(ev.Product(id="p", generated_images=[image]))
+    assert "<b>detail</b> · 16:9" in card and "ellipsis" not in card
+
+
+def test_figures_open_on_a_click_and_their_captions_wrap(
+    generated: tuple[ev.Product, list[str]],
+) -> None:
+    product, sources = generated
+    assert htmlkit.ZOOM_MAX == LARGE_SIZE
+    one = htmlkit.figure('<img src="data:image/jpeg;base64,AA==">', 90, "<span>a</span>")
+    assert one.startswith('<figure style="width:90px"><details class="ev-z"><summary')
+    assert one.index("<img") < one.index("</summary>") < one.index("<figcaption>")
+    css = htmlkit.base_css(".x")
+    assert ".x figure:has(>.ev-z[open]){width:auto!important" in css
+    assert ".x .ev-z[open] img{width:auto;height:auto;max-width:min(100%,768px)" in css
+    assert ".x figure figcaption>span{white-space:normal" in css
+    markup = comparison.compare_product(product, sources=sources)
+    assert_inert(markup)
+    assert markup.count('<details class="ev-z">') == len(srcs(markup)) == 7
+    assert ":has(>.ev-z[open])" in markup
 
 
 def test_html_is_a_string_for_plain_python_and_renders_in_jupyter(tmp_path: Path) -> None:
@@ -341,6 +399,8 @@ def test_html_is_a_string_for_plain_python_and_renders_in_jupyter(tmp_path: Path
 def test_bad_arguments_raise_before_any_fetch() -> None:
     with pytest.raises(ValueError, match="size"):
         display.show_images([], size=0)
+    with pytest.raises(ValueError, match="large='yes' must be True or False"):
+        display.show_images([], large="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="layout"):
         display.show_images([], layout="grid")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="engine"):
@@ -584,6 +644,9 @@ def test_product_card_shows_name_id_swatches_facts_and_thumbnails(
     many = ev.Product(id="p", generated_images=product.generated_images * 3)
     crowded = cards.product_card(many)
     assert len(srcs(crowded)) == 12 and "+6 more" in crowded
+    # A click opens a thumbnail to its 768 px picture, embedded once.
+    assert {max(decoded(u).size) for u in srcs(markup)} == {LARGE_SIZE}
+    assert markup.count("<details") == 6 and "ev-t[open]" in markup
 
 
 def test_image_card_lists_type_ratio_colour_and_params(
