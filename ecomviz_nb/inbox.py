@@ -176,8 +176,8 @@ class WebhookInbox:
                 kind, remote_id = name, str(value)
                 break
         status, images = payload.get("status"), payload.get("generatedImages")
-        now = time.time()
         with self._cond:
+            now = time.time()  # under the lock: received_at follows seq
             self._received += 1
             self._log.appendleft(
                 {
