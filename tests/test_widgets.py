@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 from typing import Any
 
 import pytest
+from support import async_wait_until, walk
 
 import ecomviz_nb as ev
 from ecomviz_nb.widgets import ConnectPanel, GeneratePanel, JobsPanel, ProductPanel, TryOnPanel
+from ecomviz_nb.widgets._base import ERROR_COLOR, HINT_COLOR
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -426,3 +429,313 @@ async def test_a_twin_used_without_a_loop_is_closed_on_its_own_loop(
     assert panel.job.state == "completed"
     panel.close()  # this thread runs a loop: the twin is closed on the panel's loop elsewhere
     assert twin._http.is_closed and panel.closing is None
+
+
+# ---------------------------------------------------------------- honest inputs
+
+
+def said(panel: Any) -> str:
+    """The panel's status line as text (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", panel.status.value))
+
+
+
+def test_an_out_of_range_height_is_named_not_clamped_and_turns_the_button_off(
+    sandbox: ev.Sandbox,
+) -> None:
+    panel = TryOnPanel(
+        sandbox.client(),
+        person_url="/samples/people/person-a.jpg",
+        clothing=[("/samples/garments/dress-green.png", "")],
+    )
+    assert panel.height.disabled, "an unticked height is greyed out"
+    panel.use_height.value = True
+    assert not panel.height.disabled
+    panel.height.value = 300
+
+    assert panel.height.value == 300, "the value stays as typed"
+    assert panel.try_on_button.disabled
+    assert ERROR_COLOR in panel.status.value
+    for part in ("height", "300", "from 50 to 250"):
+        assert part in said(panel), said(panel)
+    panel.height.value = 180
+    assert not panel.try_on_button.disabled
+    assert "Ready." in said(panel)
+    panel.use_weight.value = True
+    panel.weight.value = 5
+    assert panel.try_on_button.disabled
+    assert "weight" in said(panel) and "from 10 to 300" in said(panel)
+
+
+@pytest.mark.parametrize(("count", "allowed"), [(0, "a whole number >= 1"), (21, "at most 20")])
+def test_a_count_out_of_range_is_named_and_turns_the_button_off(
+    sandbox: ev.Sandbox, product: ev.Product, count: int, allowed: str
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    panel.rows["main"].count.value = count
+    assert panel.rows["main"].count.value == count
+    assert panel.generate_button.disabled
+    assert ERROR_COLOR in panel.status.value
+    assert "main.count" in said(panel) and allowed in said(panel)
+    assert f"got {count}" in said(panel)
+    panel.rows["main"].count.value = 3
+    assert not panel.generate_button.disabled
+    assert "3 images will be generated." in said(panel)
+
+
+def test_unticked_types_grey_out_their_count_ratio_and_colours(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    detail = panel.rows["detail"]
+    assert detail.count.disabled and detail.aspect_ratio.disabled
+    assert not panel.rows["main"].count.disabled
+    detail.enabled.value = True
+    assert not detail.count.disabled and not detail.aspect_ratio.disabled
+    panel.rows["main"].enabled.value = False
+    assert panel.rows["main"].count.disabled and panel.rows["main"].aspect_ratio.disabled
+    assert "ev-off" in panel.vto_colors._dom_classes
+    panel.vto_enabled.value = True
+    assert "ev-off" not in panel.vto_colors._dom_classes
+
+
+def test_the_colour_box_says_how_to_add_a_colour(sandbox: ev.Sandbox, product: ev.Product) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    assert "press Enter" in panel.vto_colors.placeholder
+    text = " ".join(w.value for w in walk(panel) if isinstance(w, ev_html()))
+    assert "type a colour and press Enter to add it" in text
+    panel.vto_enabled.value = True
+    panel.vto_colors.value = [*panel.vto_colors.value, "navy"]  # what Enter does in the box
+    assert panel.request is not None
+    assert panel.request.image_types[-1].colors[-1] == "navy"
+
+
+def ev_html() -> type:
+    import ipywidgets
+
+    return ipywidgets.HTML
+
+
+# ---------------------------------------------------------------- empty panels, URL forms
+
+
+def test_empty_panels_open_with_a_grey_hint_not_a_red_error(sandbox: ev.Sandbox) -> None:
+    try_on = TryOnPanel(sandbox.client())
+    assert HINT_COLOR in try_on.status.value and ERROR_COLOR not in try_on.status.value
+    assert "the person and the garment" in said(try_on)
+    assert "/samples/... path of the sandbox" in said(try_on)
+    assert "clothing[0]" not in said(try_on)
+    assert try_on.try_on_button.disabled
+    try_on.person_url.value = "/samples/people/person-a.jpg"
+    assert "the garment" in said(try_on) and "person" not in said(try_on)
+    assert HINT_COLOR in try_on.status.value
+
+    products = ProductPanel(sandbox.client())
+    assert HINT_COLOR in products.status.value and ERROR_COLOR not in products.status.value
+    assert "one per line" in said(products) and "/samples/" in said(products)
+    assert products.create_button.disabled
+
+
+def test_url_errors_name_the_forms_a_panel_takes(sandbox: ev.Sandbox) -> None:
+    panel = TryOnPanel(
+        sandbox.client(), person_url="ftp://x/p.jpg", clothing=[("nope", "")]
+    )
+    assert ERROR_COLOR in panel.status.value
+    assert "person_image_url" in said(panel), "the person first, as the form reads"
+    assert "an http(s) URL or a /samples/... path of the sandbox" in said(panel)
+    panel.person_url.value = "/samples/people/person-a.jpg"
+    assert "clothing[0].url" in said(panel) and "/samples/..." in said(panel)
+
+    products = ProductPanel(sandbox.client(), ["/samples/products/mug-blue.jpg", "javascript:1"])
+    assert "image_urls[1]" in said(products)
+    assert "/samples/... path of the sandbox" in said(products)
+
+
+def test_a_panel_on_the_real_api_does_not_offer_sandbox_paths() -> None:
+    client = ev.Client(token="t", base_url="https://api.example.com")
+    panel = TryOnPanel(client, person_url="ftp://x/p.jpg", clothing=[("https://a.b/c.png", "")])
+    assert "person_image_url" in said(panel) and "an http(s) URL" in said(panel)
+    assert "/samples" not in said(panel)
+    panel.close()
+    client.close()
+
+
+# ---------------------------------------------------------------- fresh output
+
+
+def _order(panel: Any, *parts: Any) -> list[int]:
+    """Where each part sits among the panel's children (a part inside a box: the box)."""
+    children = list(panel.children)
+    found = []
+    for part in parts:
+        found += [i for i, child in enumerate(children) if part in walk(child)][:1]
+    return found
+
+
+def test_the_status_line_sits_right_under_the_button(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    generate = GeneratePanel(sandbox.client(), product)
+    try_on = TryOnPanel(sandbox.client())
+    products = ProductPanel(sandbox.client())
+    for panel, button, tail in (
+        (generate, generate.generate_button, [generate.progress, generate.results]),
+        (try_on, try_on.try_on_button, [try_on.progress, try_on.results]),
+        (products, products.create_button, [products.sources, products.card]),
+    ):
+        at = _order(panel, button, panel.status, *tail)
+        assert at == list(range(at[0], at[0] + len(at))), (type(panel).__name__, at)
+
+
+async def test_a_new_run_dims_the_previous_results_at_once_then_replaces_them(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    panel.generate_button.click()
+    await finish(panel)
+    first = srcs(panel.results.value)
+    assert len(first) == 1 and "previous run" not in panel.results.value
+
+    panel.rows["main"].count.value = 2
+    panel.generate_button.click()
+    dimmed = panel.results.value  # before the loop ran anything of the new run
+    assert "previous run" in dimmed and "opacity:.45" in dimmed
+    assert srcs(dimmed) == first
+    assert "previous run" in panel.snapshot_html()
+    await finish(panel)
+    assert "previous run" not in panel.results.value
+    assert len(srcs(panel.results.value)) == 2
+
+
+async def test_a_failed_run_drops_the_previous_results(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    panel.generate_button.click()
+    await finish(panel)
+    assert srcs(panel.results.value)
+    panel.product = ev.Product(id="0123456789abcdef01234567")  # no such product: HTTP 404
+    panel.generate_button.click()
+    await finish(panel)
+    assert "HTTP 404" in said(panel)
+    assert panel.results.value == "" and "data:image" not in panel.snapshot_html()
+    assert not panel.generate_button.disabled
+
+
+async def test_a_failed_create_replaces_the_previous_product_card(sandbox: ev.Sandbox) -> None:
+    panel = ProductPanel(sandbox.client(), ["/samples/products/mug-blue.jpg"])
+    panel.create_button.click()
+    await finish(panel)
+    assert panel.product is not None and panel.product.id in panel.card.value
+
+    panel.urls.value = "/samples/products/no-such-picture.jpg"
+    panel.create_button.click()
+    assert "previous product" in panel.card.value  # dimmed at once
+    await finish(panel)
+    assert "HTTP 400" in said(panel) and ERROR_COLOR in panel.status.value
+    assert panel.card.value == "" and panel.product is None
+    assert not panel.create_button.disabled
+
+
+async def test_thumbnails_of_a_changed_url_list_are_marked_as_such(sandbox: ev.Sandbox) -> None:
+    panel = ProductPanel(sandbox.client(), ["/samples/products/mug-blue.jpg"])
+    panel.preview_button.click()
+    await finish(panel)
+    assert len(srcs(panel.sources.value)) == 1 and "before your changes" not in panel.sources.value
+    panel.urls.value += "\n/samples/products/tshirt-red.jpg"
+    assert "before your changes" in panel.sources.value
+    panel.preview_button.click()
+    await finish(panel)
+    assert len(srcs(panel.sources.value)) == 2 and "before your changes" not in panel.sources.value
+
+
+async def test_a_click_delivered_on_another_loop_runs_on_the_panels_own(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    # JupyterLab may deliver a click on a kernel subshell: another thread, another loop.
+    panel = GeneratePanel(sandbox.client(), product)
+    panel.generate_button.click()
+    await finish(panel)  # the twin's connections now belong to this loop
+    first, home = panel.task, asyncio.get_running_loop()
+
+    def click_on_a_subshell() -> None:
+        async def click() -> None:
+            panel.generate_button.click()
+
+        asyncio.run(click())
+
+    await asyncio.to_thread(click_on_a_subshell)
+    await async_wait_until(lambda: panel.task is not first, what="the second run to start")
+    assert panel.task is not None and panel.task.get_loop() is home
+    await finish(panel)
+    assert "Done: 1 images." in said(panel), said(panel)
+
+
+async def test_a_panel_closed_from_another_loop_closes_its_twin_on_its_own(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    twin = panel._aclient
+    panel.generate_button.click()
+    await finish(panel)
+
+    async def close() -> None:
+        panel.close()
+
+    await asyncio.to_thread(asyncio.run, close())
+    closing = await async_wait_until(lambda: panel.closing, what="the clean-up to start")
+    await asyncio.wait_for(closing, 30)
+    assert closing.get_loop() is asyncio.get_running_loop()
+    assert twin._http.is_closed
+
+
+# ---------------------------------------------------------------- result size and captions
+
+
+def _captions(markup: str) -> list[str]:
+    """The text under each picture (a tile's caption or a comparison's figcaption)."""
+    found = re.findall(r'<figcaption>(.*?)</figcaption>|class="ev-c">(.*?)</summary>', markup)
+    return [html.unescape(re.sub(r"<[^>]+>", " ", a or b)) for a, b in found]
+
+
+def _longest_sides(markup: str) -> list[int]:
+    """The longer side of each picture as drawn (its width and height attributes)."""
+    sizes = re.findall(r'<img[^>]*\swidth="(\d+)" height="(\d+)"', markup)
+    return [max(int(w), int(h)) for w, h in sizes]
+
+
+async def test_results_take_the_chosen_size_and_captions_carry_type_and_ratio(
+    sandbox: ev.Sandbox, product: ev.Product
+) -> None:
+    panel = GeneratePanel(sandbox.client(), product)
+    assert [label for label, _ in panel.size.options] == ["small", "medium", "large"]
+    panel.rows["detail"].enabled.value = True
+    panel.rows["detail"].aspect_ratio.value = "4:3"
+    panel.generate_button.click()
+    await finish(panel)
+    assert _longest_sides(panel.results.value) == [160, 160]
+    captions = _captions(panel.results.value)
+    assert any("main" in c and "1:1" in c for c in captions), captions
+    assert any("detail" in c and "4:3" in c for c in captions), captions
+
+    panel.size.value = 384  # "large": the same results drawn again, larger
+    await finish(panel)
+    assert _longest_sides(panel.results.value) == [384, 384]
+
+
+async def test_try_on_results_take_the_chosen_size_and_say_tryon_and_ratio(
+    sandbox: ev.Sandbox,
+) -> None:
+    panel = TryOnPanel(
+        sandbox.client(),
+        person_url="/samples/people/person-a.jpg",
+        clothing=[("/samples/garments/dress-green.png", "")],
+    )
+    assert panel.size.value == 256
+    panel.try_on_button.click()
+    await finish(panel)
+    assert 'height="256"' in panel.results.value
+    assert any("tryon" in c and "2:3" in c for c in _captions(panel.results.value))
+    panel.size.value = 160
+    await finish(panel)
+    assert 'height="160"' in panel.results.value and 'height="256"' not in panel.results.value

@@ -34,6 +34,7 @@ __all__ = [
     "mask_local",
     "on_off",
     "on_server",
+    "previous_results",
 ]
 
 
@@ -43,6 +44,11 @@ says its ``text/html`` is a complete static snapshot (``ecomviz_nb.export`` reli
 _REFRESH_DELAY = 1.0
 """Seconds of quiet after an input changes before the saved snapshot is re-sent."""
 _CLOSING: set[asyncio.Task[None]] = set()  # strong references until the clean-ups finish
+
+TEXT_COLOR = "var(--jp-ui-font-color1,#1f2328)"
+HINT_COLOR = "var(--jp-ui-font-color2,#57606a)"
+ERROR_COLOR = "var(--jp-error-color1,#b00020)"
+"""Panel text colours: JupyterLab's theme variables with light fallbacks."""
 
 
 def describe_error(exc: BaseException) -> str:
@@ -68,6 +74,17 @@ def on_server(base_url: str, value: str) -> str:
     """
     value = value.strip()
     return base_url.rstrip("/") + value if value.startswith("/") else value
+
+
+def previous_results(markup: str, label: str = "previous run") -> str:
+    """``markup`` dimmed under a ``label`` line: results a new run is about to replace."""
+    if not markup:
+        return ""
+    return (
+        f"<div class='ev-previous-label' style='font-size:12px;color:{HINT_COLOR};"
+        f"margin:6px 0 2px'>{html.escape(label)}</div>"
+        f"<div class='ev-previous' style='opacity:.45;filter:grayscale(1)'>{markup}</div>"
+    )
 
 
 def mask_local(base_url: str, text: str) -> str:
@@ -109,14 +126,11 @@ class ProgressView(widgets.VBox):
         self.label.value = text
 
 
-TEXT_COLOR = "var(--jp-ui-font-color1,#1f2328)"
-HINT_COLOR = "var(--jp-ui-font-color2,#57606a)"
-ERROR_COLOR = "var(--jp-error-color1,#b00020)"
-"""Panel text colours: JupyterLab's theme variables with light fallbacks."""
-
 _PANEL_STYLE = (
     "<style>.ev-panel .jupyter-widget-Collapse-header"
-    "{color:var(--jp-ui-font-color1,#1f2328)}</style>"
+    "{color:var(--jp-ui-font-color1,#1f2328)}"
+    # An input that is off (its row unticked) and has no disabled state of its own.
+    ".ev-panel .ev-off{opacity:.45;pointer-events:none}</style>"
 )
 
 
@@ -145,17 +159,33 @@ class Panel(widgets.VBox):
     _timer: asyncio.TimerHandle | None = None
     _closed = False
 
-    def __init__(self, children: list[widgets.Widget], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        children: list[widgets.Widget],
+        *,
+        status_after: widgets.Widget | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Lay out ``children`` top to bottom, the status line right under ``status_after``
+        (the panel's button row; default: the status line comes last)."""
         self.status = widgets.HTML("")
         """Messages and errors, escaped."""
+        self.status.add_class("ev-status")
         self.task: asyncio.Task[None] | None = None
         """The running background job, if any (``await panel.task`` in tests)."""
         self.closing: asyncio.Task[None] | None = None
         """The clean-up :meth:`close` started on the kernel's loop, if it did."""
         self._handle: Any = None
+        try:  # the loop of the cell that made the panel: its work runs there (see run())
+            self._home: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._home = None
+        parts = list(children)
+        at = parts.index(status_after) + 1 if status_after is not None else len(parts)
+        parts.insert(at, self.status)
         # ipywidgets draws accordion titles grey on grey (under 4.5:1 in both themes).
         style = widgets.HTML(_PANEL_STYLE, layout=widgets.Layout(display="none"))
-        super().__init__([style, *children, self.status], **kwargs)
+        super().__init__([style, *parts], **kwargs)
         self.add_class("ev-panel")
 
     def _async_of(self, client: Client | AsyncClient) -> AsyncClient:
@@ -174,8 +204,13 @@ class Panel(widgets.VBox):
         )
 
     def show_info(self, message: str) -> None:
+        self.status.value = f"<div style='color:{TEXT_COLOR}'>{html.escape(message)}</div>"
+
+    def show_hint(self, message: str) -> None:
+        """A neutral, grey line: what to fill in next (not an error)."""
         self.status.value = (
-            f"<div style='color:var(--jp-ui-font-color1,#1f2328)'>{html.escape(message)}</div>"
+            f"<div class='ev-hint' style='color:{HINT_COLOR};white-space:pre-wrap'>"
+            f"{html.escape(message)}</div>"
         )
 
     # ---- background work
@@ -186,6 +221,10 @@ class Panel(widgets.VBox):
         Without a running loop (plain Python) it runs to completion before returning, on a
         loop of the panel's own (the twin's connections belong to it). A closed panel says so
         and runs nothing.
+
+        Work always runs on the panel's home loop (the cell's that made it, else the first
+        work's): JupyterLab may deliver a click on a kernel subshell, a thread with a loop of its
+        own, where the twin's connections fail ("bound to a different event loop").
         """
         if self._closed:
             self.show_error("This panel is closed: make a new one.")
@@ -197,6 +236,16 @@ class Panel(widgets.VBox):
                 self._loop = asyncio.new_event_loop()
             self._loop.run_until_complete(self._guarded(work))
             return
+        if self._home is None or self._home.is_closed() or not self._home.is_running():
+            self._home = loop
+        if self._home is loop:
+            self.task = loop.create_task(self._guarded(work))
+        else:
+            self._home.call_soon_threadsafe(self._start_on, self._home, work)
+
+    def _start_on(
+        self, loop: asyncio.AbstractEventLoop, work: Callable[[], Awaitable[None]]
+    ) -> None:
         self.task = loop.create_task(self._guarded(work))
 
     async def _guarded(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -237,12 +286,16 @@ class Panel(widgets.VBox):
 
     def _dispose(self, task: asyncio.Task[None] | None, twin: AsyncClient | None) -> None:
         """Cancel ``task``, then close ``twin`` on the loop its connections belong to."""
-        if task is not None:
-            task.cancel()  # a no-op once it is done
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        home = self._home
+        if self._loop is None and running not in (None, home) and home and home.is_running():
+            home.call_soon_threadsafe(self._close_on, home, task, twin)  # closed on a subshell
+            return
+        if task is not None:
+            task.cancel()  # a no-op once it is done
         own, self._loop = self._loop, None
         if own is not None:  # the work ran without a running loop, on the panel's own
             if twin is not None and running is None:
@@ -256,9 +309,19 @@ class Panel(widgets.VBox):
             if twin is not None:
                 asyncio.run(twin.aclose())
         else:
-            self.closing = running.create_task(_close_after(task, twin))
-            _CLOSING.add(self.closing)
-            self.closing.add_done_callback(_CLOSING.discard)
+            self._close_on(running, task, twin)
+
+    def _close_on(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        task: asyncio.Task[None] | None,
+        twin: AsyncClient | None,
+    ) -> None:
+        if task is not None:
+            task.cancel()
+        self.closing = loop.create_task(_close_after(task, twin))
+        _CLOSING.add(self.closing)
+        self.closing.add_done_callback(_CLOSING.discard)
 
     def __del__(self) -> None:
         # Collected without close(): only the comm goes, no output is sent and no loop runs.

@@ -1,9 +1,11 @@
-"""What the request panels share: the JSON preview, a curl command, the submit button."""
+"""What the input panels share: hints and URL errors, JSON preview, curl, a run's results."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
+import re
 import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,20 +14,28 @@ import ipywidgets as widgets
 
 from ..config import is_local_server
 from ..errors import ValidationError
-from ._base import Panel, ProgressView, describe_error, mask_local
+from ._base import Panel, ProgressView, describe_error, mask_local, previous_results
 
 __all__ = [
     "MAX_COUNT_PER_ENTRY",
+    "RESULT_SIZES",
     "RequestPanel",
     "check_entry_count",
     "curl_command",
+    "is_blank",
     "request_preview",
+    "url_forms",
+    "with_url_forms",
 ]
 
 
 MAX_COUNT_PER_ENTRY = 20
 """The most images of one type a panel asks for in one request (the sandbox's limit too;
 the models take any count >= 1)."""
+
+
+RESULT_SIZES = (("small", 160), ("medium", 256), ("large", 384))
+"""The result sizes a panel offers: (label, CSS pixels of a picture's side or height)."""
 
 
 def check_entry_count(name: str, value: int) -> int:
@@ -39,6 +49,36 @@ def check_entry_count(name: str, value: int) -> int:
             name, value, f"at most {MAX_COUNT_PER_ENTRY} per entry in one request"
         )
     return value
+
+
+def url_forms(base_url: str) -> str:
+    """What a panel's image-URL input takes, in words (a sandbox also takes its paths)."""
+    if is_local_server(base_url):
+        return "an http(s) URL or a /samples/... path of the sandbox"
+    return "an http(s) URL"
+
+
+_IMAGE_URL_FIELD = re.compile(r"^(person_image_url|clothing\[\d+\]\.url|image_urls(\[\d+\])?)$")
+
+
+def with_url_forms(exc: ValidationError, base_url: str) -> ValidationError:
+    """``exc`` saying which forms an image-URL input takes; other fields' errors unchanged."""
+    if not _IMAGE_URL_FIELD.match(exc.field):
+        return exc
+    forms = url_forms(base_url)
+    if exc.field == "image_urls":
+        forms = f"one image per line, each {forms}"
+    detail = exc.allowed.partition(" with a host")[2].strip().removeprefix("and ")
+    if detail and not detail.startswith("("):
+        detail = f"({detail})"
+    return ValidationError(exc.field, exc.value, f"{forms} {detail}".strip())
+
+
+def is_blank(value: object) -> bool:
+    """True for an input not filled in yet: "", whitespace, an empty list."""
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, (list, tuple)) and not value
 
 
 def request_preview(body: dict[str, Any]) -> str:
@@ -68,12 +108,20 @@ def curl_command(base_url: str, path: str, body: dict[str, Any]) -> str:
 
 class RequestPanel(Panel):
     """A panel that builds one request: webhook, live JSON preview, curl, a submit button,
-    progress and results (the generate and try-on panels)."""
+    a results size, progress and results (the generate and try-on panels).
+
+    The output area reads top to bottom: the form, the button row, the status line, the
+    progress, the results. A run that starts dims the results of the one before (labelled
+    "previous run") until its own arrive; a run that fails clears them.
+    """
 
     request: Any = None
     """The request the inputs make now (None while they are invalid)."""
+    _render: Callable[[int], str] | None = None
+    """Draws the latest results at a size (kept so a new size redraws them)."""
+    _busy = False
 
-    def _request_widgets(self, label: str) -> widgets.Button:
+    def _request_widgets(self, label: str, *, size: int = 160) -> widgets.Button:
         """Make the shared parts; returns the submit button."""
         self.webhook_url = widgets.Text(
             value="",
@@ -82,52 +130,122 @@ class RequestPanel(Panel):
             layout=widgets.Layout(width="80%"),
         )
         self.preview = widgets.HTML()
-        self.curl = widgets.Textarea(layout=widgets.Layout(width="100%", height="110px"))
+        self.curl = widgets.Textarea(layout=widgets.Layout(width="auto", height="110px"))
         self.request_box = widgets.Accordion(
             children=[self.preview, self.curl], titles=("Request JSON", "curl")
         )
         self.progress = ProgressView()
         self.results = widgets.HTML()
+        self.results.add_class("ev-results")
         self._results_html = ""
+        self.size = widgets.Dropdown(
+            options=RESULT_SIZES,
+            value=size,
+            description="result size",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="max-content"),
+        )
+        self.size.observe(lambda _change: self._redraw(), names="value")
         return widgets.Button(description=label, button_style="primary", icon="magic")
 
     def build_request(self) -> Any:
         raise NotImplementedError
 
+    def missing(self) -> str | None:
+        """What is still to fill in before a request can be made, as a hint (override)."""
+        return None
+
     def _refresh_request(
         self, button: widgets.Button, path: str, summary: Callable[[Any], str]
     ) -> None:
-        """Rebuild the request from the inputs: preview and curl, or the reason it is invalid."""
-        try:
-            self.request = self.build_request()
-        except ValidationError as exc:
+        """Rebuild the request from the inputs: preview and curl, or the reason it is invalid.
+
+        Inputs not filled in yet get a grey hint; a value that breaks a rule gets the error
+        (field, value, what is allowed). Either way the button is off until it is fixed.
+        """
+        hint = self.missing()
+        problem: ValidationError | None = None
+        if hint is None:
+            try:
+                self.request = self.build_request()
+            except ValidationError as exc:
+                problem = exc
+        base = self._aclient.base_url
+        if hint is not None or problem is not None:
             self.request = None
             button.disabled = True
             self.preview.value = self.curl.value = ""
-            self.show_error(describe_error(exc))
+            if problem is not None:
+                problem = with_url_forms(problem, base)
+            if problem is None:
+                self.show_hint(hint or "")
+            elif is_blank(problem.value):
+                self.show_hint(f"To fill in: {problem.field}, {problem.allowed}.")
+            else:
+                self.show_error(describe_error(problem))
             self.refresh_snapshot_soon()
             return
         body = self.request.to_wire()
-        base = self._aclient.base_url
-        button.disabled = False
         self.preview.value = mask_local(base, request_preview(body))
         self.curl.value = curl_command(base, path, body)
-        self.show_info(summary(self.request))
+        if self.running:  # the run's own lines stay; its end turns the button on again
+            button.disabled = True
+        else:
+            button.disabled = False
+            self.show_info(summary(self.request))
         self.refresh_snapshot_soon()
 
+    @property
+    def running(self) -> bool:
+        """True from the click that starts a run until the run ends."""
+        return self._busy
+
     def _submit(self, button: widgets.Button, work: Callable[[Any], Awaitable[None]]) -> None:
-        """Start ``work(request)`` in the background, the button off while it runs."""
+        """Start ``work(request)`` in the background, the button off while it runs.
+
+        The previous results are dimmed at once; if the run fails they are dropped.
+        """
         request = self.request
-        if request is None:
+        if request is None or self._busy:
             return
+        if self._closed:
+            self.run(lambda: work(request))  # says that the panel is closed; runs nothing
+            return
+
+        async def run() -> None:
+            try:
+                await work(request)
+            except Exception:
+                self._drop_results()
+                raise
+            finally:
+                self._busy = False
+                button.disabled = self.request is None
+
+        self._busy = True
         button.disabled = True
         self.show_info("Submitting…")
+        self.results.value = previous_results(self._results_html)
         self.progress.start(request.expected_images)
-        self.run(lambda: work(request))
+        self.run(run)
 
-    def _show_results(self, markup: str) -> None:
-        self._results_html = markup
-        self.results.value = markup
+    async def _show_results(self, render: Callable[[int], str]) -> None:
+        """Draw the new results (``render(size)``, in a thread) in place of the previous."""
+        self._render = render
+        markup = await asyncio.to_thread(render, self.size.value)
+        self._results_html = self.results.value = markup
+
+    def _drop_results(self) -> None:
+        """A failed run: the previous run's results go, they are not this run's."""
+        self._render = None
+        self._results_html = self.results.value = ""
+
+    def _redraw(self) -> None:
+        """Draw the latest results again at the chosen size (not while a run is going)."""
+        render = self._render
+        if render is None or self._busy:
+            return
+        self.run(lambda: self._show_results(render))
 
     def snapshot_results(self) -> str:
-        return self._results_html
+        return str(self.results.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 from typing import Any
 
@@ -32,7 +31,7 @@ LANGUAGES = ("org_text", "en", "es", "fr", "de", "it", "pt", "ja", "ko", "zh")
 
 
 class _TypeRow(widgets.HBox):
-    """One image type: on/off, a count and an aspect ratio."""
+    """One image type: on/off, a count and an aspect ratio (greyed out while off)."""
 
     def __init__(self, kind: str, enabled: bool) -> None:
         self.kind = kind
@@ -50,6 +49,11 @@ class _TypeRow(widgets.HBox):
             layout=widgets.Layout(width="170px"),
         )
         super().__init__([self.enabled, self.count, self.aspect_ratio])
+        self.enabled.observe(lambda _change: self._grey_out(), names="value")
+        self._grey_out()
+
+    def _grey_out(self) -> None:
+        self.count.disabled = self.aspect_ratio.disabled = not self.enabled.value
 
     def spec(self) -> ImageSpec | None:
         if not self.enabled.value:
@@ -70,7 +74,8 @@ class GeneratePanel(RequestPanel):
 
     Parts: ``rows`` (main/detail/facebook), ``vto_enabled``, ``vto_colors``, ``region``,
     ``platform``, ``language``, ``remove_brand_logo``, ``change_portrait``, ``webhook_url``,
-    ``preview``, ``curl``, ``generate_button``, ``progress``, ``results``, ``status``.
+    ``preview``, ``curl``, ``generate_button``, ``size`` (of the results), ``status``,
+    ``progress``, ``results``; unticked types grey out their count and ratio.
     """
 
     title = "Generate images"
@@ -97,7 +102,10 @@ class GeneratePanel(RequestPanel):
             value=False, description="vto", indent=False, layout=widgets.Layout(width="110px")
         )
         self.vto_colors = widgets.TagsInput(
-            value=colors[:2], allowed_tags=[], allow_duplicates=False
+            value=colors[:2],
+            allowed_tags=[],
+            allow_duplicates=False,
+            placeholder="type a colour, press Enter",
         )
         self.region = widgets.Combobox(
             value="global", options=REGIONS, description="region", ensure_option=False
@@ -110,12 +118,13 @@ class GeneratePanel(RequestPanel):
         )
         self.remove_brand_logo = widgets.Checkbox(value=False, description="remove brand logo")
         self.change_portrait = widgets.Checkbox(value=False, description="change portrait")
-        self.generate_button = self._request_widgets("Generate")
+        self.generate_button = self._request_widgets("Generate", size=160)
         name = html.escape(self.product.name or self.product.id)
         header = widgets.HTML(f"<h4 style='margin:4px 0'>Generate images for {name}</h4>")
         vto_hint = widgets.HTML(
-            "<small>colours: pick from the product's or type new ones"
-            + (f" (product: {html.escape(', '.join(colors))})" if colors else "")
+            "<small>vto colours: type a colour and press Enter to add it; "
+            "click a colour's cross to remove it"
+            + (f" (the product's: {html.escape(', '.join(colors))})" if colors else "")
             + "</small>"
         )
         options = widgets.VBox(
@@ -125,6 +134,7 @@ class GeneratePanel(RequestPanel):
                 self.webhook_url,
             ]
         )
+        buttons = widgets.HBox([self.generate_button, self.size])
         super().__init__(
             [
                 header,
@@ -133,15 +143,26 @@ class GeneratePanel(RequestPanel):
                 vto_hint,
                 options,
                 self.request_box,
-                self.generate_button,
+                buttons,
                 self.progress,
                 self.results,
-            ]
+            ],
+            status_after=buttons,
         )
         self.generate_button.on_click(lambda _button: self.generate())
+        self.vto_enabled.observe(lambda _change: self._grey_out_vto(), names="value")
+        self._grey_out_vto()
         for control in self._controls():
             control.observe(lambda _change: self._update_preview(), names="value")
         self._update_preview()
+
+    def _grey_out_vto(self) -> None:
+        # TagsInput has no disabled state: a class dims it and ignores the pointer.
+        for name in ("ev-off", "mod-disabled"):
+            if self.vto_enabled.value:
+                self.vto_colors.remove_class(name)
+            else:
+                self.vto_colors.add_class(name)
 
     def _controls(self) -> list[widgets.Widget]:
         rows = [w for row in self.rows.values() for w in (row.enabled, row.count, row.aspect_ratio)]
@@ -215,22 +236,19 @@ class GeneratePanel(RequestPanel):
             self.job = await self._aclient.generate(self.product.id, request)
             self.show_info(f"Submitted as job {self.job.id}.")
             product = await self.job.wait(on_progress=self.progress.update)
-            self.product = product
-            if self.sources:
-                html_out = await asyncio.to_thread(
-                    comparison.compare_product,
-                    product,
-                    sources=[on_server(self._aclient.base_url, s) for s in self.sources],
-                    images=self.job.images,
-                )
-            else:
-                html_out = await asyncio.to_thread(
-                    display.show_images, self.job.images, group_by="image_type"
-                )
-            self._show_results(str(html_out))
-            self.show_info(f"Done: {len(self.job.images)} images.")
         except Exception as exc:
             self.progress.fail(describe_error(exc))
             raise
-        finally:
-            self.generate_button.disabled = self.request is None
+        self.product = product
+        images = list(self.job.images)
+        sources = [on_server(self._aclient.base_url, s) for s in self.sources]
+
+        def render(size: int) -> str:
+            if sources:
+                return str(
+                    comparison.compare_product(product, sources=sources, images=images, height=size)
+                )
+            return str(display.show_images(images, group_by="image_type", size=size))
+
+        await self._show_results(render)
+        self.show_info(f"Done: {len(images)} images.")

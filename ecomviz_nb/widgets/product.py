@@ -10,7 +10,8 @@ from .. import cards, display
 from ..client import AsyncClient, Client
 from ..errors import ValidationError
 from ..models import CreateProductRequest, Product
-from ._base import Panel, describe_error, on_server
+from ._base import Panel, describe_error, on_server, previous_results
+from ._request import is_blank, url_forms, with_url_forms
 
 __all__ = ["ProductPanel"]
 
@@ -24,11 +25,14 @@ class ProductPanel(Panel):
         urls: the first image URLs; a path such as ``/samples/…`` means one on the server.
 
     Parts: ``urls`` (a Textarea), ``preview_button`` (thumbnails of the sources),
-    ``sources`` (their HTML), ``create_button``, ``card`` (the product's card), ``status``;
-    after creation ``product`` holds the :class:`~ecomviz_nb.Product`.
+    ``create_button``, ``status`` (right under the buttons), ``sources`` (the thumbnails'
+    HTML), ``card`` (the product's card); after creation ``product`` holds the
+    :class:`~ecomviz_nb.Product`. A click dims what it will replace at once; a failed step
+    clears it, so no stale card stays beside the error.
     """
 
     title = "Product"
+    _busy = False
 
     def __init__(self, client: Client | AsyncClient, urls: list[str] | None = None) -> None:
         self.client = client
@@ -37,7 +41,7 @@ class ProductPanel(Panel):
         self.urls = widgets.Textarea(
             value="\n".join(urls or []),
             placeholder="https://…/front.jpg\nhttps://…/back.jpg",
-            layout=widgets.Layout(width="100%", height="80px"),
+            layout=widgets.Layout(width="auto", height="80px"),
         )
         self.preview_button = widgets.Button(description="Show images", icon="image")
         self.create_button = widgets.Button(
@@ -46,14 +50,18 @@ class ProductPanel(Panel):
         self.sources = widgets.HTML()
         self.card = widgets.HTML()
         self._card_html = ""
+        self._sources_html = ""
+        self._shown_urls: list[str] = []
+        buttons = widgets.HBox([self.preview_button, self.create_button])
         super().__init__(
             [
                 widgets.HTML("<h4 style='margin:4px 0'>Product images (one URL per line)</h4>"),
                 self.urls,
-                widgets.HBox([self.preview_button, self.create_button]),
+                buttons,
                 self.sources,
                 self.card,
-            ]
+            ],
+            status_after=buttons,
         )
         self.preview_button.on_click(lambda _b: self.show_sources())
         self.create_button.on_click(lambda _b: self.create())
@@ -70,48 +78,86 @@ class ProductPanel(Panel):
         return CreateProductRequest(self.image_urls())
 
     def _validate(self) -> CreateProductRequest | None:
+        base = self._aclient.base_url
         try:
             request = self.build_request()
         except ValidationError as exc:
             self.create_button.disabled = self.preview_button.disabled = True
-            self.show_error(describe_error(exc))
+            if is_blank(exc.value):
+                self.show_hint(f"Give the product's pictures, one per line: {url_forms(base)}.")
+            else:
+                self.show_error(describe_error(with_url_forms(exc, base)))
+            self._mark_stale_sources()
             self.refresh_snapshot_soon()
             return None
-        self.create_button.disabled = self.preview_button.disabled = False
+        self.create_button.disabled = self.preview_button.disabled = self._busy
         self.show_info(f"{len(request.image_urls)} image(s).")
+        self._mark_stale_sources()
         self.refresh_snapshot_soon()
         return request
+
+    def _mark_stale_sources(self) -> None:
+        """Thumbnails of a list that has changed since are shown dimmed, labelled as such."""
+        if not self._sources_html:
+            return
+        current = [line.strip() for line in self.urls.value.splitlines() if line.strip()]
+        if current == self._shown_urls:
+            self.sources.value = self._sources_html
+        else:
+            self.sources.value = previous_results(
+                self._sources_html, "pictures of the list before your changes"
+            )
 
     def show_sources(self) -> None:
         """Thumbnails of the URLs, fetched by the kernel."""
         request = self._validate()
-        if request is not None:
-            self.run(lambda: self._show_sources(list(request.image_urls)))
+        if request is None or self._busy:
+            return
+        lines = [line.strip() for line in self.urls.value.splitlines() if line.strip()]
+        self.sources.value = previous_results(self._sources_html, "previous pictures")
+        self.run(lambda: self._show_sources(list(request.image_urls), lines))
 
-    async def _show_sources(self, urls: list[str]) -> None:
-        self.sources.value = str(await asyncio.to_thread(display.show_images, urls))
+    async def _show_sources(self, urls: list[str], lines: list[str]) -> None:
+        try:
+            markup = str(await asyncio.to_thread(display.show_images, urls))
+        except Exception:
+            self._sources_html = self.sources.value = ""
+            self._shown_urls = []
+            raise
+        self._sources_html = self.sources.value = markup
+        self._shown_urls = lines
+        self._mark_stale_sources()
 
     def create(self) -> None:
         """Create the product (what the button does)."""
         request = self._validate()
-        if request is None:
+        if request is None or self._busy:
             return
-        self.create_button.disabled = True
+        self._busy = True
+        self.create_button.disabled = self.preview_button.disabled = True
         self.show_info("Creating the product…")
+        self.card.value = previous_results(self._card_html, "previous product")
         self.run(lambda: self._create(list(request.image_urls)))
+        if self._closed:  # run() said so and ran nothing
+            self._busy = False
 
     async def _create(self, urls: list[str]) -> None:
         try:
             self.product = await self._aclient.create_product(urls)
             self._card_html = str(await asyncio.to_thread(cards.product_card, self.product))
-            self.card.value = self._card_html
-            self.show_info(f"Created product {self.product.id}.")
+        except Exception:
+            self.product = None  # the card of the one before is not this request's
+            self._card_html = self.card.value = ""
+            raise
         finally:
-            self.create_button.disabled = False
+            self._busy = False
+            self._validate()
+        self.card.value = self._card_html
+        self.show_info(f"Created product {self.product.id}.")
 
     def snapshot_inputs(self) -> list[tuple[str, str]]:
         lines = [line.strip() for line in self.urls.value.splitlines() if line.strip()]
         return [("image URLs", "\n".join(lines) or "none")]
 
     def snapshot_results(self) -> str:
-        return f"{self.sources.value}{self._card_html}"
+        return f"{self.sources.value}{self.card.value}"

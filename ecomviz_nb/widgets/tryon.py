@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,7 +16,7 @@ from ..models import (
     Webhook,
 )
 from ._base import describe_error, on_off, on_server
-from ._request import RequestPanel
+from ._request import RequestPanel, is_blank, url_forms
 
 __all__ = ["ClothingRow", "TryOnPanel"]
 
@@ -55,9 +54,10 @@ class TryOnPanel(RequestPanel):
         clothing: ``(url, info)`` per garment.
 
     Parts: ``person_url``, ``clothing_rows`` (a list of :class:`ClothingRow`), ``add_button``,
-    ``use_height``/``height``, ``use_weight``/``weight``, ``aspect_ratio``, ``watermark``,
-    ``webhook_url``, ``preview``, ``curl``, ``try_on_button``, ``progress``, ``results``,
-    ``status``.
+    ``use_height``/``height``, ``use_weight``/``weight`` (a number is greyed out while its box
+    is unticked, and not sent), ``aspect_ratio``, ``watermark``, ``webhook_url``, ``preview``,
+    ``curl``, ``try_on_button``, ``size`` (of the results), ``status``, ``progress``,
+    ``results``.
     """
 
     title = "Virtual try-on"
@@ -91,7 +91,8 @@ class TryOnPanel(RequestPanel):
             options=VTO_ASPECT_RATIOS, value="2:3", description="ratio"
         )
         self.watermark = widgets.Checkbox(value=True, description="watermark")
-        self.try_on_button = self._request_widgets("Try on")
+        self.try_on_button = self._request_widgets("Try on", size=256)
+        buttons = widgets.HBox([self.try_on_button, self.size])
         super().__init__(
             [
                 widgets.HTML("<h4 style='margin:4px 0'>Virtual try-on</h4>"),
@@ -102,13 +103,17 @@ class TryOnPanel(RequestPanel):
                 widgets.HBox([self.aspect_ratio, self.watermark]),
                 self.webhook_url,
                 self.request_box,
-                self.try_on_button,
+                buttons,
                 self.progress,
                 self.results,
-            ]
+            ],
+            status_after=buttons,
         )
         for url, info in clothing or [("", "")]:
             self.add_clothing(url, info)
+        for use, number in ((self.use_height, self.height), (self.use_weight, self.weight)):
+            use.observe(lambda _c, u=use, n=number: self._grey_out(u, n), names="value")
+            self._grey_out(use, number)
         self.add_button.on_click(lambda _b: self.add_clothing())
         self.try_on_button.on_click(lambda _b: self.try_on())
         for control in (
@@ -123,6 +128,10 @@ class TryOnPanel(RequestPanel):
         ):
             control.observe(lambda _c: self._update_preview(), names="value")
         self._update_preview()
+
+    @staticmethod
+    def _grey_out(use: widgets.Checkbox, number: widgets.IntText) -> None:
+        number.disabled = not use.value
 
     def add_clothing(self, url: str = "", info: str = "") -> ClothingRow:
         """Add a garment row (what the add button does)."""
@@ -155,8 +164,29 @@ class TryOnPanel(RequestPanel):
             ("webhook", self.webhook_url.value.strip() or "none"),
         ]
 
+    def missing(self) -> str | None:
+        """The pictures still to fill in, as a hint; None once each has something."""
+        empty = ["the person"] if is_blank(self.person_url.value) else []
+        empty += [
+            f"garment {i + 1}" if len(self.clothing_rows) > 1 else "the garment"
+            for i, row in enumerate(self.clothing_rows)
+            if is_blank(row.url.value)
+        ]
+        if not self.clothing_rows:
+            empty.append("a garment (add garment)")
+        if not empty:
+            return None
+        each = "each " if len(empty) > 1 else ""
+        forms = url_forms(self._aclient.base_url)
+        return f"To try on, give the picture of {' and '.join(empty)}: {each}{forms}."
+
     def build_request(self) -> TryOnRequest:
         """The request the inputs describe; raises ValidationError naming the bad field."""
+        person = on_server(self._aclient.base_url, self.person_url.value)
+        try:  # the person first, as the form reads: the same URL rule as a garment's
+            Clothing(person)
+        except ValidationError as exc:
+            raise ValidationError("person_image_url", exc.value, exc.allowed) from None
         clothing = []
         for i, row in enumerate(self.clothing_rows):
             try:
@@ -165,15 +195,22 @@ class TryOnPanel(RequestPanel):
                 field = exc.field.replace("clothing.", f"clothing[{i}].")
                 raise ValidationError(field, exc.value, exc.allowed) from None
         url = self.webhook_url.value.strip()
-        return TryOnRequest(
-            person_image_url=on_server(self._aclient.base_url, self.person_url.value),
-            clothing=clothing,
-            height=self.height.value if self.use_height.value else None,
-            weight=self.weight.value if self.use_weight.value else None,
-            aspect_ratio=self.aspect_ratio.value,
-            watermark=self.watermark.value,
-            webhook=Webhook(url) if url else None,
-        )
+        try:
+            return TryOnRequest(
+                person_image_url=person,
+                clothing=clothing,
+                height=self.height.value if self.use_height.value else None,
+                weight=self.weight.value if self.use_weight.value else None,
+                aspect_ratio=self.aspect_ratio.value,
+                watermark=self.watermark.value,
+                webhook=Webhook(url) if url else None,
+            )
+        except ValidationError as exc:
+            if exc.field not in ("height", "weight"):
+                raise
+            # The API's "or None" is the unticked box here.
+            allowed = exc.allowed.replace(", or None", ", or untick the box")
+            raise ValidationError(exc.field, exc.value, allowed) from None
 
     def _update_preview(self) -> None:
         if not hasattr(self, "results"):
@@ -188,19 +225,19 @@ class TryOnPanel(RequestPanel):
         try:
             self.job = await self._aclient.try_on(request)
             self.show_info(f"Submitted as job {self.job.id} (try-on {self.job.vto_id}).")
-            self.result = await self.job.wait(on_progress=self.progress.update)
-            sources = [request.person_image_url, *(c.url for c in request.clothing)]
-            labels = [
-                "person",
-                *(c.info or f"clothing {i + 1}" for i, c in enumerate(request.clothing)),
-            ]
-            html_out = await asyncio.to_thread(
-                comparison.compare, list(zip(sources, labels, strict=True)), self.result.images
-            )
-            self._show_results(str(html_out))
-            self.show_info(f"Done: try-on {self.result.id} is {self.result.status}.")
+            self.result = result = await self.job.wait(on_progress=self.progress.update)
         except Exception as exc:
             self.progress.fail(describe_error(exc))
             raise
-        finally:
-            self.try_on_button.disabled = self.request is None
+        sources = [request.person_image_url, *(c.url for c in request.clothing)]
+        labels = [
+            "person",
+            *(c.info or f"clothing {i + 1}" for i, c in enumerate(request.clothing)),
+        ]
+        pairs = list(zip(sources, labels, strict=True))
+
+        def render(size: int) -> str:
+            return str(comparison.compare(pairs, result.images, height=size))
+
+        await self._show_results(render)
+        self.show_info(f"Done: try-on {result.id} is {result.status}.")
