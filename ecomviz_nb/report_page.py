@@ -123,7 +123,7 @@ def _markup(title: str, sections: Sequence[Section], prefix: str, *, large: bool
     anchors = [f"{prefix}-{i + 1}" for i in range(len(sections))]
     pairs = list(zip(anchors, sections, strict=True))
     toc = "".join(
-        f'<li><a href="#{a}">{esc(s.title)}</a><small>{s.image_count} images</small></li>'
+        f'<li><a href="#{a}">{esc(s.title)}</a><small>{_images(s.image_count)}</small></li>'
         for a, s in pairs
     )
     count = sum(s.image_count for s in sections)
@@ -153,3 +153,7 @@ def standalone_page(title: str, sections: Sequence[Section], prefix: str) -> str
         f"<title>{esc(title)}</title><style>body{{margin:0}}{CSS}</style></head>"
         f'<body class="evr">{_markup(title, sections, prefix, large=True)}</body></html>'
     )
+
+
+def _images(count: int) -> str:
+    return "1 image" if count == 1 else f"{count} images"
