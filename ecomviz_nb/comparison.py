@@ -17,6 +17,7 @@ from .htmlkit import (
     FG_MUTED,
     FONT,
     HTML,
+    aspect_label,
     base_css,
     figure,
     mask_local,
@@ -24,22 +25,16 @@ from .htmlkit import (
     shareable,
     uid,
 )
-from .images import LARGE_SIZE, THUMB_SIZE, ImageError, ImageStore, default_store
+from .images import LARGE_SIZE, ImageError, ImageStore, default_store
 from .models import GeneratedImage, Product
 from .tiles import Item, Pic, caption_of, fetch_pics, item_of, items_of, label_of
 
 __all__ = ["SliderComparison", "compare", "compare_product", "compare_slider"]
 
 
-def _sharp(store: ImageStore, items: Sequence[Item], height: int) -> list[Pic]:
-    """Thumbnails, refetched at 768 px where a 256 px one would be stretched at ``height``."""
-    pics = fetch_pics(store, items, THUMB_SIZE)
-    wide = [
-        i for i, p in enumerate(pics) if p.uri and height * p.width / p.height > 1.15 * THUMB_SIZE
-    ]
-    for i, pic in zip(wide, fetch_pics(store, [items[i] for i in wide], LARGE_SIZE), strict=True):
-        pics[i] = pic
-    return pics
+def _sharp(store: ImageStore, items: Sequence[Item]) -> list[Pic]:
+    """The pictures at 768 px: sharp at any height, and what a click opens (embedded once)."""
+    return fetch_pics(store, items, LARGE_SIZE)
 
 
 def _figure(pic: Pic, alt: str, height: int, label: str, second: str = "") -> str:
@@ -53,6 +48,12 @@ def _figure(pic: Pic, alt: str, height: int, label: str, second: str = "") -> st
     return figure(media, w, lines)
 
 
+def _source(pic: Pic, label: str, height: int) -> str:
+    """A source picture captioned with its name in bold and, when it came, its ratio."""
+    ratio = f" · {aspect_label(pic.width, pic.height)}" if pic.uri else ""
+    return _figure(pic, label, height, f"<b>{shareable(label)}</b>{ratio}")
+
+
 def _compare_html(
     store: ImageStore,
     sources: list[Item],
@@ -61,13 +62,10 @@ def _compare_html(
     head: str = "",
 ) -> HTML:
     every = sources + [it for _, row, _ in rows for it in row]
-    pics = iter(_sharp(store, every, height))
+    pics = iter(_sharp(store, every))
     root = uid("cmp")
     src = (
-        "".join(
-            _figure(next(pics), label_of(it, i), height, f"<b>{shareable(label_of(it, i))}</b>")
-            for i, it in enumerate(sources)
-        )
+        "".join(_source(next(pics), label_of(it, i), height) for i, it in enumerate(sources))
         or '<i class="ev-none">no source images: pass sources=[...]</i>'
     )
     body = ""
@@ -88,14 +86,18 @@ def _compare_html(
     css = base_css(r) + (
         f"{r} .ev-cmp{{display:flex;gap:20px;align-items:flex-start}}"
         f"{r} .ev-src{{flex:none;max-width:40%;padding-right:20px;border-right:1px solid {BORDER}}}"
-        f"{r} .ev-gen{{flex:1;min-width:0}}{r} .ev-row{{display:flex;flex-wrap:wrap;gap:12px;"
+        f"{r} .ev-gen{{flex:1;min-width:0}}"
+        # An opened source may take the width: the generated images then wrap below it.
+        f"{r} .ev-cmp:has(.ev-src .ev-z[open]){{flex-wrap:wrap}}"
+        f"{r} .ev-src:has(.ev-z[open]){{max-width:100%}}"
+        f"{r} .ev-cmp:has(.ev-src .ev-z[open]) .ev-gen{{flex-basis:300px}}"
+        f"{r} .ev-row{{display:flex;flex-wrap:wrap;gap:12px;"
         f"margin-bottom:12px}}{r} figure{{margin:0;flex:none}}{r} figure img,{r} .ev-x{{"
         f"display:block;height:{height}px;width:100%;margin:0;border-radius:6px}}"
         f"{r} figure img{{background:{BG_SOFT};box-shadow:0 0 0 1px {BORDER_SOFT}}}"
         f"{r} figure .ev-x{{display:flex}}"
         f"{r} figcaption{{font-size:12px;color:{FG_MUTED};padding-top:5px}}"
-        f"{r} figcaption>span{{display:block;overflow:hidden;white-space:nowrap;"
-        f"text-overflow:ellipsis}}{r} figcaption b{{color:{FG}}}"
+        f"{r} figcaption>span{{display:block}}{r} figcaption b{{color:{FG}}}"
         f"{r} .ev-k{{font-weight:600;margin:0 0 6px}}{r} .ev-k small{{font-weight:400;"
         f"color:{FG_MUTED};margin-left:6px}}{r} .ev-none{{color:{FG_MUTED}}}"
     )

@@ -535,9 +535,18 @@ def test_compare_puts_sources_beside_generated_images_at_one_height(
     assert len(imgs) == 5
     assert {a["height"] for a in imgs} == {"200"}
     assert markup.index("tshirt-red.jpg") < markup.index("<b>main</b>")
-    # A 16:9 image 200 px high is 356 px wide: fetched at 768 px so it is not stretched.
+    # Every picture, source included, is the 768 px one: sharp at any height, and what a
+    # click opens; embedded once.
     assert decoded(str(imgs[4]["src"])).size == (768, 432)
-    assert decoded(str(imgs[1]["src"])).size == (256, 256)
+    assert {max(decoded(str(a["src"])).size) for a in imgs} == {768}
+    assert decoded(str(imgs[1]["src"])).size == (768, 768)
+    assert markup.count('<details class="ev-z">') == len(imgs)
+    assert all(markup.count(str(a["src"])) == 1 for a in imgs)
+    # Captions wrap (nothing cuts them) and a source's says its ratio too.
+    assert "<span><b>tshirt-red.jpg</b> · 1:1</span>" in markup
+    assert "<span><b>facebook</b> · 16:9</span>" in markup
+    for cut in ("ellipsis", "nowrap"):
+        assert cut not in markup
     labelled = comparison.compare(sources[0], product.generated_images[:2], labels=["A", "B"])
     assert "<b>A</b>" in labelled and "<b>B</b>" in labelled
     with pytest.raises(ValueError, match="1 labels for 2"):

@@ -4,8 +4,10 @@ local, the comparison matrix, reruns and reports. Against a real sandbox unless 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
+import re
 from itertools import combinations
 from typing import Any
 
@@ -324,6 +326,49 @@ def test_matrix_escapes_hostile_values_and_embeds_every_image(sandbox: ev.Sandbo
     assert all(src.startswith("data:image/jpeg;base64,") for src in found.srcs)
     assert hostile in "".join(found.text)  # shown, as text
     assert found.tags.count("tr") == 1 + 2  # header + a row per run
+
+
+def embedded_size(uri: str) -> tuple[int, int]:
+    """The pixel size of a ``data:image/jpeg;base64,…`` picture."""
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as picture:
+        return picture.size
+
+
+def test_matrix_pictures_open_on_a_click_to_twice_their_drawn_size(sandbox: ev.Sandbox) -> None:
+    client = sandbox.client()
+    product = client.create_product([sandbox.url + SHIRT])
+    result = ev.sweep(
+        client,
+        product,
+        BASE,
+        vary={"aspect_ratio": ["1:1", "16:9", "9:16"]},
+        progress=False,
+        sources=[sandbox.url + SHIRT],
+    )
+    markup = result.matrix_html(height=128)
+    found = assert_inert(markup)
+    # Drawn 128 px high: a square or tall picture is at most 128 px wide, so 256 px opens it
+    # to twice that; a 16:9 one is drawn 228 px wide, so it comes at 512 px.
+    sizes = [embedded_size(src) for src in found.srcs]
+    assert sizes == [(256, 256), (256, 256), (512, 288), (144, 256)]
+    assert markup.count('<details class="ev-z">') == len(found.srcs) == 4
+    assert all(markup.count(src) == 1 for src in found.srcs), "one <img> per picture"
+    assert 'width="228" height="128"' in markup  # drawn small while closed
+    assert ".ev-z[open] img{width:auto;height:auto;max-width:min(100%,768px)" in markup
+    assert "white-space:normal" in markup and "ellipsis" not in markup
+    # Captions: the type, then the ratio, then the rest.
+    captions = re.findall(r"<figcaption[^>]*>([^<]*)</figcaption>", markup)
+    assert captions[0] == "source · 1:1"
+    assert [c.split(" · ")[:2] for c in captions[1:]] == [
+        ["main", "1:1"],
+        ["main", "16:9"],
+        ["main", "9:16"],
+    ]
+    # Drawn 64 px high, nothing comes larger than 256 px; 300 px high, everything at 768.
+    small = assert_inert(result.matrix_html(height=64)).srcs
+    assert {max(embedded_size(src)) for src in small} == {256}
+    large = assert_inert(result.matrix_html(height=300)).srcs
+    assert [embedded_size(src) for src in large] == [(768, 768), (768, 768), (768, 432), (432, 768)]
 
 
 def test_sweep_goes_into_a_report_as_its_matrix(sandbox: ev.Sandbox, tmp_path: Any) -> None:

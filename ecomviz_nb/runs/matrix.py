@@ -15,10 +15,11 @@ from ..htmlkit import (
     aspect_label,
     esc,
     figure,
+    figure_css,
     placeholder,
     uid,
 )
-from ..images import ImageError, ImageStore, default_store
+from ..images import LARGE_SIZE, THUMB_SIZE, ImageError, ImageStore, default_store
 from ..tiles import data_uri_size
 from .plan import SweepRun, show_value
 
@@ -33,22 +34,47 @@ _STATE_COLOURS = {
 }
 
 
-def _figure(uri: str | ImageError, height: int, caption: str, alt: str) -> str:
-    """One image ``height`` px high with its caption (escaped here), or a placeholder."""
+def _figure(uri: str | ImageError, height: int, head: str, alt: str, rest: str = "") -> str:
+    """One image ``height`` px high captioned ``head · ratio · rest`` (escaped here), or a
+    placeholder."""
     if isinstance(uri, ImageError):
-        return figure(placeholder(uri, style=f"width:{height}px"), height, esc(caption))
+        text = " · ".join(p for p in (head, rest) if p)
+        return figure(placeholder(uri, style=f"width:{height}px"), height, esc(text))
     w, h = data_uri_size(uri)
     width = max(1, round(height * w / max(h, 1)))
-    ratio = aspect_label(w, h)
-    text = f"{caption} · {ratio}" if caption else ratio
+    text = " · ".join(p for p in (head, aspect_label(w, h), rest) if p)
     media = f'<img src="{uri}" width="{width}" height="{height}" alt="{esc(alt)}">'
     return figure(media, width, esc(text), title=text)
+
+
+_SIZES = (THUMB_SIZE, 2 * THUMB_SIZE, LARGE_SIZE)
+
+
+def _embedded(store: ImageStore, urls: list[str], height: int) -> list[str | ImageError]:
+    """Data URIs at 256 px, and again at 512 or 768 px where a side is drawn over 128 px: a
+    click opens every picture to at least twice its drawn size (up to 768 px) while the
+    matrix stays small (a sweep panel redraws it as runs finish)."""
+    uris = store.data_uris(urls) if urls else []
+    larger: dict[int, list[int]] = {}
+    for i, uri in enumerate(uris):
+        if isinstance(uri, str):
+            w, h = data_uri_size(uri)
+            drawn = height * max(w, h) / max(h, 1)  # the drawn picture's longer side
+            size = next((s for s in _SIZES if s >= 2 * drawn), LARGE_SIZE)
+            if size > THUMB_SIZE:
+                larger.setdefault(size, []).append(i)
+    for size, found in larger.items():
+        again = store.data_uris([urls[i] for i in found], size)
+        for i, uri in zip(found, again, strict=True):
+            if isinstance(uri, str):  # else the 256 px one stays
+                uris[i] = uri
+    return uris
 
 
 def _css(root: str, height: int) -> str:
     # Two classes beat JupyterLab's own table rules (right-aligned cells, striped rows).
     r = f".{root}.ev-matrix"
-    return (
+    return figure_css(r) + (
         f"{r}{{{FONT}}}"
         f"{r} table{{border-collapse:collapse}}{r} tbody tr:nth-child(n){{background:none}}"
         f"{r} th,{r} td{{padding:8px 10px;color:inherit;"
@@ -82,9 +108,10 @@ def _state(run: SweepRun) -> str:
     return f'<div class="ev-state">{dot}{esc(text)}</div>'
 
 
-def _caption(image: Any) -> str:
-    parts = [getattr(image, "image_type", None), getattr(image, "color", None)]
-    return " · ".join(str(p) for p in parts if p)
+def _caption(image: Any) -> tuple[str, str]:
+    """The image type (first, before the ratio) and its colour."""
+    kind, colour = getattr(image, "image_type", None), getattr(image, "color", None)
+    return str(kind or ""), str(colour or "")
 
 
 def matrix_html(
@@ -108,14 +135,17 @@ def matrix_html(
     # One look at each run's images: a sweep still running may add some meanwhile.
     shown = [list(run.images) for run in runs]
     wanted = [url for _, url in sources] + [img.url for images in shown for img in images]
-    uris = iter(store.data_uris(wanted) if wanted else [])
+    uris = iter(_embedded(store, wanted, height))
     src = "".join(_figure(next(uris), height, label, label) for label, _ in sources)
     root = uid("mx")
     head = "".join(f"<th>{esc(axis)}</th>" for axis in axes)
     body = ""
     for i, (run, images) in enumerate(zip(runs, shown, strict=True)):
         cells = "".join(f"<th>{esc(show_value(run.params.get(a, '')))}</th>" for a in axes)
-        figs = "".join(_figure(next(uris), height, _caption(img), run.label) for img in images)
+        figs = "".join(
+            _figure(next(uris), height, kind, run.label, colour)
+            for kind, colour in map(_caption, images)
+        )
         first = (
             f'<td class="ev-src" rowspan="{len(runs)}"><div class="ev-row">{src}</div></td>'
             if i == 0 and sources
