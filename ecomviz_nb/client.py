@@ -1,7 +1,8 @@
 """``ev.Client`` and ``ev.AsyncClient``: one request builder and parser, two ways to send.
 
 Everything that does no I/O (building requests, deciding retries, mapping errors, writing the
-ledger) lives in :class:`_BaseClient`; the two clients repeat only the sending loop.
+ledger) lives in :class:`~ecomviz_nb.client_base.BaseClient` and :mod:`ecomviz_nb.api_call`;
+the two clients repeat only the sending loop.
 
 Retries: a GET is retried on connection errors, timeouts, 408, 429 and 5xx with capped
 exponential backoff and jitter, honouring ``Retry-After``. A POST starts paid work, so it is
@@ -17,409 +18,25 @@ the run's turn now.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
-import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import httpx
 
 from . import config
-from ._version import __version__
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    ValidationError,
-)
+from .api_call import ApiCall, parse_retry_after, retry_delay
+from .client_base import DEFAULT_TIMEOUT, BaseClient
+from .errors import APIConnectionError, APIError
 from .jobs import AsyncGenerationJob, AsyncJobs, AsyncTryOnJob, GenerationJob, Jobs, TryOnJob
-from .ledger import JobLedger, JobRecord
-from .models import (
-    CreateProductRequest,
-    GenerateRequest,
-    Product,
-    TryOnRequest,
-    TryOnResult,
-    Webhook,
-    check_id,
-    check_webhook_reachable,
-)
-from .scheduler import ProductScheduler
+from .ledger import JobRecord
+from .models import GenerateRequest, Product, TryOnRequest, TryOnResult
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncClient", "Client", "retry_delay"]
 
-logger = logging.getLogger("ecomviz_nb.client")
 
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0, pool=10.0)
-"""Connect and pool: 10 s; read and write: 60 s."""
-MAX_RETRY_AFTER = 60.0
-"""A ``Retry-After`` longer than this is not waited out: the error is raised instead."""
-RETRY_STATUSES = frozenset({408, 429})
-# Exceptions after which the request certainly never reached the server.
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
-
-def retry_delay(
-    attempt: int,
-    retry_after: float | None = None,
-    rand: float = 0.5,
-    *,
-    base: float = 0.5,
-    cap: float = 8.0,
-) -> float:
-    """Seconds to wait before retry number ``attempt + 1``.
-
-    The server's ``Retry-After`` wins when given; otherwise ``base * 2**attempt`` capped at
-    ``cap``, scaled by a jitter factor in [0.5, 1.5) picked by ``rand`` in [0, 1).
-    """
-    if retry_after is not None:
-        return max(0.0, retry_after)
-    return min(cap, base * 2.0 ** min(attempt, 30)) * (0.5 + rand)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-@dataclass(frozen=True)
-class _Call:
-    method: str
-    path: str
-    body: dict[str, Any] | None = None
-
-    @property
-    def paid(self) -> bool:
-        """POSTs start work that costs money: resend only if it certainly never arrived."""
-        return self.method == "POST"
-
-
-def _server_message(response: httpx.Response, payload: Any) -> str:
-    if isinstance(payload, Mapping):
-        for key in ("message", "error", "detail"):
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if value:
-                return str(value)[:500]
-    text = response.text.strip()
-    return text[:500] if text else (response.reason_phrase or "no message")
-
-
-def _remember_webhook_token(webhook: Webhook | None) -> None:
-    if webhook is not None and webhook.token:
-        config.remember_secret(webhook.token)
-
-
-class _BaseClient:
-    """Configuration, request building, retry decisions, error mapping and the ledger."""
-
-    def __init__(
-        self,
-        token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        home: str | None = None,
-        sleep: Callable[[float], Any] | None = None,
-        rand: Callable[[], float] | None = None,
-    ) -> None:
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError("max_retries", max_retries, "a whole number >= 0")
-        for name, seam in (("sleep", sleep), ("rand", rand)):
-            if seam is not None and not callable(seam):
-                raise ValidationError(name, seam, "a callable, or None for the default")
-        config.configure_logging()
-        self._token = config.resolve_token(token)
-        self.base_url = config.resolve_base_url(base_url)
-        config.register_api(self.base_url, self._token)
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self.max_retries = max_retries
-        self.ledger = JobLedger(config.resolve_home(home) / "jobs.sqlite3")
-        self._rand: Callable[[], float] = random.random if rand is None else rand
-        self._job_sleep = sleep  # None: the jobs this client returns keep their own default
-        self._owns_http = True
-        self.turns = ProductScheduler(self.ledger, self.base_url, rand=self._rand)
-        """Who goes next on a product: see :mod:`ecomviz_nb.scheduler`."""
-
-    def __repr__(self) -> str:
-        token = "set" if self._token else "None"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, token={token})"
-
-    def _twin_options(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "home": str(self.ledger.path.parent),
-        }
-
-    def _job_options(self) -> dict[str, Any]:
-        """What the jobs this client returns are built with: its ledger, sleep and jitter."""
-        return {"ledger": self.ledger, "sleep": self._job_sleep, "rand": self._rand}
-
-    @property
-    def has_token(self) -> bool:
-        """Whether requests carry an ``Authorization`` header."""
-        return self._token is not None
-
-    @property
-    def is_sandbox(self) -> bool:
-        """Whether the server is on this machine (``localhost``, ``127.x``, ``::1``...).
-
-        A heuristic on the base URL only (:func:`ecomviz_nb.config.is_local_server`): a
-        sandbox on another host reads as False, and nothing is asked of the server.
-        """
-        return config.is_local_server(self.base_url)
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": f"ecomviz-nb/{__version__}"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        return headers
-
-    def _build(self, http: httpx.Client | httpx.AsyncClient, call: _Call) -> httpx.Request:
-        if self._owns_http:  # headers and timeout were set on the client once
-            return http.build_request(call.method, self.base_url + call.path, json=call.body)
-        return http.build_request(
-            call.method,
-            self.base_url + call.path,
-            json=call.body,
-            headers=self._headers(),
-            timeout=self.timeout,
-        )
-
-    def _retry_after_error(self, call: _Call, exc: httpx.HTTPError, attempt: int) -> float | None:
-        if attempt >= self.max_retries:
-            return None
-        retryable = _NEVER_SENT if call.paid else _TRANSIENT
-        if not isinstance(exc, retryable):
-            return None
-        return retry_delay(attempt, rand=self._rand())
-
-    def _retry_after_response(
-        self, call: _Call, response: httpx.Response, attempt: int
-    ) -> float | None:
-        status = response.status_code
-        if attempt >= self.max_retries:
-            return None
-        if call.paid and status != 429:  # a 429 refused the work: resending cannot pay twice
-            return None
-        if status not in RETRY_STATUSES and status < 500:
-            return None
-        hint = parse_retry_after(response.headers.get("Retry-After"))
-        if hint is not None and hint > MAX_RETRY_AFTER:
-            return None
-        return retry_delay(attempt, hint, self._rand())
-
-    def _connection_error(self, call: _Call, exc: httpx.HTTPError) -> APIConnectionError:
-        maybe_sent = not isinstance(exc, _NEVER_SENT)
-        detail = config.redact(str(exc) or type(exc).__name__)
-        message = f"{call.method} {call.path}: {type(exc).__name__}: {detail}"
-        if maybe_sent and call.paid:
-            message += (
-                " -- the request may have reached the server, so it was not resent (a duplicate "
-                "would be charged twice); check before submitting again"
-            )
-        cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-        return cls(message, method=call.method, path=call.path, maybe_sent=maybe_sent)
-
-    def _parse(self, call: _Call, response: httpx.Response) -> dict[str, Any]:
-        """The JSON object of a successful response; raises the mapped APIError otherwise."""
-        try:
-            payload: Any = response.json()
-        except ValueError:
-            payload = None
-        status = response.status_code
-        ok = 200 <= status < 300
-        if ok and isinstance(payload, dict) and payload.get("success") is not False:
-            return payload
-        if ok:
-            message = (
-                "the response was not a JSON object"
-                if not isinstance(payload, dict)
-                else (_server_message(response, payload))
-            )
-        else:
-            message = _server_message(response, payload)
-        message = config.redact(message)
-        if payload is not None:  # the body may echo a secret too
-            payload = json.loads(config.redact(json.dumps(payload)))
-        kwargs: dict[str, Any] = {"method": call.method, "path": call.path, "body": payload}
-        if status in (401, 403):
-            if not self._token:
-                message += " (no token was sent: pass token= or set ECOMVIZ_API_TOKEN)"
-            raise AuthenticationError(status, message, **kwargs)
-        if status == 404:
-            raise NotFoundError(status, message, **kwargs)
-        if status == 429:
-            hint = parse_retry_after(response.headers.get("Retry-After"))
-            raise RateLimitError(status, message, retry_after=hint, **kwargs)
-        if status >= 500:
-            raise ServerError(status, message, **kwargs)
-        raise APIError(status, message, **kwargs)
-
-    def _log(self, call: _Call, outcome: str, started: float, attempt: int) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            elapsed = (time.perf_counter() - started) * 1000
-            logger.debug(
-                "%s %s -> %s in %.0f ms (attempt %d)",
-                call.method,
-                call.path,
-                outcome,
-                elapsed,
-                attempt + 1,
-            )
-
-    # ---- calls: what each endpoint sends
-
-    @staticmethod
-    def _create_product_call(image_urls: Sequence[str]) -> _Call:
-        return _Call("POST", "/api/products/url", CreateProductRequest(image_urls).to_wire())
-
-    @staticmethod
-    def _get_product_call(product_id: str) -> _Call:
-        return _Call("GET", "/api/products/" + quote(check_id("product_id", product_id), safe=""))
-
-    def _generate_call(
-        self, product_id: str, request: GenerateRequest | Mapping[str, Any]
-    ) -> tuple[_Call, GenerateRequest]:
-        pid = quote(check_id("product_id", product_id), safe="")
-        if isinstance(request, Mapping):
-            request = GenerateRequest.from_wire(request)
-        elif not isinstance(request, GenerateRequest):
-            raise ValidationError("request", request, "an ev.GenerateRequest")
-        check_webhook_reachable(request.webhook, self.base_url)
-        _remember_webhook_token(request.webhook)
-        return _Call("POST", f"/api/products/{pid}/generate", request.to_wire()), request
-
-    def _try_on_call(self, request: TryOnRequest | Mapping[str, Any]) -> tuple[_Call, TryOnRequest]:
-        if isinstance(request, Mapping):
-            request = TryOnRequest.from_wire(request)
-        elif not isinstance(request, TryOnRequest):
-            raise ValidationError("request", request, "an ev.TryOnRequest")
-        check_webhook_reachable(request.webhook, self.base_url)
-        _remember_webhook_token(request.webhook)
-        return _Call("POST", "/api/vto/generate-url", request.to_wire()), request
-
-    @staticmethod
-    def _get_try_on_call(vto_id: str) -> _Call:
-        return _Call("GET", "/api/vto/" + quote(check_id("vto_id", vto_id), safe=""))
-
-    # ---- parsing and ledger bookkeeping
-
-    def _product(self, payload: dict[str, Any]) -> Product:
-        return Product.from_wire(payload.get("data"), base_url=self.base_url)
-
-    def _try_on_result(self, payload: dict[str, Any]) -> TryOnResult:
-        return TryOnResult.from_wire(payload.get("data"), base_url=self.base_url)
-
-    def _record_submission(
-        self,
-        call: _Call,
-        kind: str,
-        expected: int,
-        remote_id: str | None,
-        baseline: list[str] | None = None,
-    ) -> JobRecord:
-        assert call.body is not None
-        return self.ledger.add(
-            kind=kind,
-            base_url=self.base_url,
-            request=call.body,
-            expected=expected,
-            remote_id=remote_id,
-            baseline=baseline,
-        )
-
-    def _save(self, record: JobRecord, **changes: Any) -> None:
-        for name, value in changes.items():
-            setattr(record, name, value)
-        self.ledger.update(record.id, **changes)
-
-    def _mark_submitted(self, record: JobRecord, payload: dict[str, Any]) -> None:
-        """The server took the job: keep its id (a try-on's comes in the answer)."""
-        remote_id = record.remote_id
-        if record.kind == "tryon":
-            raw = payload.get("data")
-            data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-            remote_id = payload.get("vtoId") or data.get("vtoId") or data.get("_id")
-            if not isinstance(remote_id, str) or not remote_id:
-                message = "the server's answer had no vtoId"
-                self._save(record, state="unknown", message=message)
-                raise APIError(
-                    200, message, method="POST", path="/api/vto/generate-url", body=payload
-                )
-        said = payload.get("message")
-        self._save(
-            record,
-            state="submitted",
-            remote_id=remote_id,
-            message=config.redact(said) if isinstance(said, str) else None,
-        )
-
-    def _mark_failed(self, record: JobRecord, error: APIError | APIConnectionError) -> None:
-        """``rejected`` when the job surely did not start; ``unknown`` when it may have.
-
-        An ``unknown`` job is attached to the error as ``error.job`` and named in its message.
-        """
-        if isinstance(error, APIConnectionError):
-            state = "unknown" if error.maybe_sent else "rejected"
-        else:
-            state = "unknown" if error.status_code >= 500 else "rejected"
-        self._save(record, state=state, message=str(error))
-        if state == "unknown":
-            error.job = self._job(record)
-            if record.kind == "tryon":  # no vtoId came back: nothing to follow, no product
-                tail = (
-                    f"It is kept as job {record.id} in state 'unknown', but its vtoId never "
-                    "arrived, so it cannot be followed from here: look for it in your EcomViz "
-                    "account before paying again."
-                )
-            else:
-                tail = (
-                    f"It is kept as job {record.id} in state 'unknown': error.job.wait() "
-                    "follows it and client.jobs lists it, so check it before paying again; "
-                    "until then it holds its product's turn (error.job.give_up() releases it)."
-                )
-            error.args = (f"{error} -- {tail}",)
-
-    def _job(self, record: JobRecord) -> Any:
-        """The job object of a ledger row, for this client."""
-        return self.jobs._job(record)  # type: ignore[attr-defined]
-
-    def _turn_pause(
-        self, blockers: list[JobRecord], started: float, queue_timeout: float | None
-    ) -> float:
-        waited = time.monotonic() - started
-        logger.info("waiting for the turn of %d overlapping run(s)", len(blockers))
-        return self.turns.pause(blockers, waited, queue_timeout)
-
-
-class Client(_BaseClient):
+class Client(BaseClient):
     """A synchronous EcomViz client on ``httpx.Client``.
 
     Args:
@@ -481,7 +98,7 @@ class Client(_BaseClient):
             self._released = True
             config.release_api(self.base_url, self._token)
 
-    def _send(self, call: _Call) -> dict[str, Any]:
+    def _send(self, call: ApiCall) -> dict[str, Any]:
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -556,7 +173,7 @@ class Client(_BaseClient):
         return job if isinstance(job, GenerationJob) else None
 
     def _try_generate(
-        self, product: Product, call: _Call, req: GenerateRequest
+        self, product: Product, call: ApiCall, req: GenerateRequest
     ) -> GenerationJob | list[JobRecord]:
         assert call.body is not None
         record, blockers = self.turns.reserve(product, req, call.body)
@@ -601,7 +218,7 @@ class Limiter(Protocol):
     def reward(self) -> None: ...
 
 
-class AsyncClient(_BaseClient):
+class AsyncClient(BaseClient):
     """The asyncio twin of :class:`Client` on ``httpx.AsyncClient``; every method is awaitable.
 
     Takes the same arguments as :class:`Client`; ``http_client`` is an ``httpx.AsyncClient``
@@ -652,7 +269,7 @@ class AsyncClient(_BaseClient):
             self._released = True
             config.release_api(self.base_url, self._token)
 
-    async def _send(self, call: _Call) -> dict[str, Any]:
+    async def _send(self, call: ApiCall) -> dict[str, Any]:
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -671,7 +288,7 @@ class AsyncClient(_BaseClient):
             await self._sleep(delay)
             attempt += 1
 
-    async def _send_once(self, call: _Call) -> httpx.Response:
+    async def _send_once(self, call: ApiCall) -> httpx.Response:
         if self.limiter is None:
             return await self._http.send(self._build(self._http, call))
         async with self.limiter.slot():
@@ -715,7 +332,7 @@ class AsyncClient(_BaseClient):
         return job if isinstance(job, AsyncGenerationJob) else None
 
     async def _try_generate(
-        self, product: Product, call: _Call, req: GenerateRequest
+        self, product: Product, call: ApiCall, req: GenerateRequest
     ) -> AsyncGenerationJob | list[JobRecord]:
         assert call.body is not None
         record, blockers = self.turns.reserve(product, req, call.body)

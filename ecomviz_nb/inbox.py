@@ -1,10 +1,8 @@
 """``WebhookInbox``: a local server that receives EcomViz webhooks, keeps them and tells jobs.
 
-It is the standard library's ``ThreadingHTTPServer`` in a daemon thread (no sandbox stack
-needed). A delivery is a POST of a JSON object to ``/webhook``, with the inbox's token as
-``Authorization: Bearer <token>`` or ``X-Webhook-Token`` when the inbox has one. Answers:
-200 ``{"ok": true}``, 401 (token), 404 (path), 405 (not a POST), 411 / 413 (no length / too
-large) and 400 (not a JSON object); none of them ever repeats a token.
+The server runs in a daemon thread; what it accepts and how it answers is
+:mod:`ecomviz_nb.inbox_server`. This module keeps the deliveries, lets code wait for them and
+shows them as a table.
 
 While running, the inbox is registered in :data:`ecomviz_nb.jobs.webhook_listeners` under its
 URL: a job whose request's webhook has that URL ends as soon as its delivery arrives.
@@ -14,24 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import html
 import json
 import logging
-import re
-import socket
-import socketserver
 import threading
 import time
 import weakref
 from collections import deque
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import config
 from .errors import ValidationError
+from .inbox_server import PATH, InboxServer, open_server
 from .jobs import register_listener, unregister_listener
 from .models import Webhook
 
@@ -39,11 +32,7 @@ __all__ = ["WebhookInbox"]
 
 logger = logging.getLogger("ecomviz_nb.inbox")
 
-PATH = "/webhook"
-"""The path deliveries are POSTed to."""
 _KINDS = (("vto.generation", "vtoId"), ("product.generation", "productId"))
-_DIGITS = re.compile(r"[0-9]{1,15}")
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
 
 class WebhookInbox:
@@ -92,7 +81,7 @@ class WebhookInbox:
         self._cond = threading.Condition()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
         self._widgets: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._server: _Server | None = None
+        self._server: InboxServer | None = None
         self._thread: threading.Thread | None = None
         self.start()
 
@@ -116,8 +105,13 @@ class WebhookInbox:
         """Serve (done by ``__init__``; again after :meth:`close`, on the same port)."""
         if self._server is not None:
             return self
-        server = (_Server6 if ":" in self.host else _Server)((self.host, self.port), _Handler)
-        server.inbox = self
+        server = open_server(
+            self.host,
+            self.port,
+            token=self._token,
+            max_body=lambda: self.max_body,  # asked per request: a new value applies at once
+            deliver=self._accept,
+        )
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
@@ -156,17 +150,6 @@ class WebhookInbox:
         return f"WebhookInbox(port={self.port}, token={token}, {_count(len(self))}, {state})"
 
     # ---- receiving (called by the handler threads)
-
-    def _authorized(self, headers: Any) -> bool:
-        if self._token is None:
-            return True
-        scheme, _, bearer = str(headers.get("Authorization", "")).strip().partition(" ")
-        given = [bearer.strip()] if scheme.lower() == "bearer" else []
-        given.append(str(headers.get("X-Webhook-Token", "")).strip())
-        expected = self._token.encode()
-        # Compare every candidate, in constant time each, so timing tells nothing.
-        matches = [hmac.compare_digest(g.encode("latin-1", "replace"), expected) for g in given]
-        return any(matches)
 
     def _accept(self, payload: dict[str, Any]) -> None:
         kind, remote_id = "unknown", None
@@ -312,164 +295,3 @@ def _text(value: object) -> str:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # bursts of deliveries wait in the backlog, not in SYN retries
-    inbox: WebhookInbox
-
-    def server_activate(self) -> None:
-        super().server_activate()
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-
-    def hang_up(self) -> None:
-        """End open (keep-alive) connections, so that nothing is received after close()."""
-        with self.connections_lock:
-            connections = list(self.connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host name up in DNS (slow offline); not needed.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("webhook inbox: a request failed", exc_info=True)
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = "ecomviz-inbox"
-    sys_version = ""
-    timeout = 15  # a silent sender holds its thread this long at most
-    refused = False
-    """Set once an error was answered: the body may be unread, and the connection ends."""
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        super().finish()
-        if self.refused:
-            self._linger()
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-
-    def _linger(self) -> None:
-        """Read what the sender still sends (briefly): closing on unread data would reset the
-        connection, and the sender might lose the answer it is owed (401, 413...)."""
-        deadline = time.monotonic() + 2.0
-        budget = 4 * max(self.server.inbox.max_body, 1 << 16)
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_WR)
-            while budget > 0 and (left := deadline - time.monotonic()) > 0:
-                self.connection.settimeout(left)
-                data = self.connection.recv(1 << 16)
-                if not data:
-                    break
-                budget -= len(data)
-
-    def do_POST(self) -> None:
-        inbox = self.server.inbox
-        if urlsplit(self.path).path != PATH:
-            self._answer(404, f"deliveries go to {PATH}")
-        elif not inbox._authorized(self.headers):
-            self._answer(401, "missing or wrong webhook token")
-        else:
-            body = self._body(inbox.max_body)
-            if isinstance(body, int):
-                self._answer(body, _WHY[body])
-                return
-            try:
-                payload = json.loads(body)
-            except (ValueError, RecursionError):
-                self._answer(400, "the body is not JSON")
-                return
-            if not isinstance(payload, dict):
-                self._answer(400, "the body is not a JSON object")
-                return
-            inbox._accept(payload)
-            self._answer(200)
-
-    def _not_allowed(self) -> None:
-        self._answer(405, "only POST is accepted")
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):  # every other method (GET, PUT, BREW...) gets 405
-            return self._not_allowed
-        raise AttributeError(name)
-
-    def _body(self, limit: int) -> bytes | int:
-        """The request body, or the status to refuse it with."""
-        try:
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                return self._chunked(limit)
-            length = self.headers.get("Content-Length")
-            if length is None:
-                return 411
-            if not _DIGITS.fullmatch(length.strip()):
-                return 400
-            size = int(length)
-            if size > limit:
-                return 413
-            body = self.rfile.read(size)
-            return body if len(body) == size else 400
-        except OSError:  # timed out or dropped mid-body
-            return 400
-
-    def _chunked(self, limit: int) -> bytes | int:
-        body = bytearray()
-        while True:
-            line = self.rfile.readline(1026)
-            size_text = line.split(b";", 1)[0].strip()
-            if not line.endswith(b"\n") or not _HEX.fullmatch(size_text):
-                return 400
-            size = int(size_text, 16)
-            if size == 0:
-                break
-            if len(body) + size > limit:
-                return 413
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.readline(3).strip():
-                return 400
-            body += chunk
-        for _ in range(100):  # trailers, up to the blank line
-            if self.rfile.readline(8194).strip() == b"":
-                return bytes(body)
-        return 400
-
-    def _answer(self, status: int, error: str | None = None) -> None:
-        body = json.dumps({"ok": True} if error is None else {"ok": False, "error": error})
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 405:
-            self.send_header("Allow", "POST")
-        if status != 200:  # the body may be unread: do not read it as the next request
-            self.refused = True
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("webhook inbox: %s", config.redact(format % args))
-
-
-_WHY = {
-    400: "the body is malformed or incomplete",
-    411: "a Content-Length is required",
-    413: "the body is too large",
-}

@@ -45,17 +45,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "errors",
     ),
     "scheduler": ("jobs", "ledger", "attribution", "models", "errors"),
-    "client": (
-        "models",
-        "config",
-        "errors",
-        "jobs",
-        "ledger",
-        "scheduler",
-        "attribution",
-        "_version",
-    ),
-    "inbox": ("models", "errors", "config", "jobs"),  # it registers itself as a jobs listener
+    "api_call": ("config", "errors"),  # one call without I/O: resend or not, what the answer means
+    "client_base": ("api_call", "models", "config", "errors", "ledger", "scheduler", "_version"),
+    "client": ("client_base", "api_call", "models", "config", "errors", "jobs", "ledger"),
+    "inbox_server": ("config",),  # the inbox's HTTP side: it hands deliveries on, knows no inbox
+    "inbox": ("inbox_server", "models", "errors", "config", "jobs"),  # a jobs listener
     "samples": ("config", "errors"),
     # the display side: never the client, jobs or the ledger
     "images": ("config",),
@@ -128,6 +122,8 @@ DISPLAY_SIDE = (
 )
 NOT_FOR_DISPLAY = (
     "client",
+    "client_base",
+    "api_call",
     "jobs",
     "job_base",
     "generation_job",

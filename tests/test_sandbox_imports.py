@@ -12,6 +12,8 @@ import pytest
 # The client side of the package: the sandbox must never pull these in.
 CLIENT_SIDE = {
     "ecomviz_nb.client",
+    "ecomviz_nb.client_base",
+    "ecomviz_nb.api_call",
     "ecomviz_nb.jobs",
     "ecomviz_nb.ledger",
     "ecomviz_nb.local",

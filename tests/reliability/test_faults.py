@@ -153,7 +153,7 @@ async def test_an_outage_in_the_middle_of_a_job_ends_with_its_images(faulty: ev.
 async def test_a_lost_try_on_answer_does_not_promise_what_wait_cannot_do(
     faulty: ev.Sandbox,
 ) -> None:
-    """Found by this suite (client.py, ``_mark_failed``): when a try-on POST's answer was lost,
+    """Found by this suite (client_base.py, ``_mark_failed``): when a try-on POST's answer was lost,
     the error said "error.job.wait() follows it", that the job "holds its product's turn" and
     to "check the product"; but ``err.job.wait()`` cannot follow it (no vtoId: it raises
     JobFailedError at once) and a try-on has neither product nor turn."""
