@@ -465,13 +465,15 @@ def click_and_follow(session: Session, panel: Locator, button: str) -> list[str]
 
 
 def wait_for_images(panel: Locator, count: int) -> list[dict[str, Any]]:
-    """Wait until the panel holds ``count`` <img>, all loaded; returns their src and size."""
+    """Wait until the panel holds ``count`` <img> (its run history's thumbnails aside), all
+    loaded; returns their src and size."""
     images = panel.locator("img")
 
     def loaded() -> list[dict[str, Any]] | None:
         found: list[dict[str, Any]] = images.evaluate_all(
-            """els => els.map(e => ({src: e.getAttribute('src'), complete: e.complete,
-                                    width: e.naturalWidth, height: e.naturalHeight}))"""
+            """els => els.filter(e => !e.closest('.ev-history'))
+                .map(e => ({src: e.getAttribute('src'), complete: e.complete,
+                            width: e.naturalWidth, height: e.naturalHeight}))"""
         )
         if len(found) == count and all(i["complete"] and i["width"] > 0 for i in found):
             return found

@@ -79,7 +79,7 @@ VIEWS: dict[str, tuple[int, str]] = {
     "report": (7, ".evr"),
 }
 ROLES: list[tuple[str, str]] = [
-    ("panel status line", ".ev-panel > .widget-html:last-child"),
+    ("panel status line", ".ev-status"),
     ("panel progress line", ".widget-hprogress ~ .widget-label"),
     ("panel heading", ".ev-panel h4"),
     ("panel section title", ".jupyter-widget-Collapse-header"),

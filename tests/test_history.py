@@ -1,13 +1,16 @@
 """Run history: a panel's finished runs read back from the ledger, compared, and reloaded.
 
-The data side (:mod:`ecomviz_nb.runs.history`) and the strip widget
-(:mod:`ecomviz_nb.widgets.history`) against a real sandbox, driven from code; the last test
+The data side (:mod:`ecomviz_nb.runs.history`), the strip widget
+(:mod:`ecomviz_nb.widgets.history`) and the strip in the generate and try-on panels, against
+a real sandbox, driven from code; the last test
 shows the strip in JupyterLab in headless Chromium (its fixtures come from
 :mod:`test_browser`) and keeps screenshots under ``build/test-artifacts/``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import html
 import json
 import os
 import re
@@ -17,7 +20,14 @@ import textwrap
 from typing import Any
 
 import pytest
-from support import ParsedHTML, assert_inert, widget_state
+from support import (
+    ParsedHTML,
+    assert_inert,
+    sandbox_jobs,
+    set_faults,
+    wait_until,
+    widget_state,
+)
 from test_browser import (  # noqa: F401  (lab, browser and session are fixtures)
     Session,
     browser,
@@ -32,6 +42,7 @@ import ecomviz_nb as ev
 from ecomviz_nb import config
 from ecomviz_nb.local import SANDBOX_TOKEN
 from ecomviz_nb.runs.history import RunComparison, RunHistory, change_text, compare, differs
+from ecomviz_nb.widgets import GeneratePanel, TryOnPanel
 from ecomviz_nb.widgets.history import HistoryStrip
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -343,6 +354,222 @@ def test_hostile_strings_from_the_ledger_and_the_server_stay_text(sandbox: ev.Sa
     tryons.refresh()
     assert HOSTILE not in tryons.snapshot_html()
     assert_inert(tryons.snapshot_html())
+
+
+# ---------------------------------------------------------------- in the panels
+
+
+async def finish(panel: Any) -> None:
+    """Wait for the panel's history to be read, then for its run (if one was started)."""
+    if panel.history_loading is not None:
+        await asyncio.wait_for(panel.history_loading, 60)
+    if panel.task is not None:
+        await asyncio.wait_for(panel.task, 60)
+
+
+def row_text(strip: HistoryStrip) -> list[str]:
+    return [html.unescape(re.sub(r"<[^>]+>", " ", row.info.value)) for row in strip.rows]
+
+
+async def test_generate_panel_keeps_each_run_and_compares_two(sandbox: ev.Sandbox) -> None:
+    client = sandbox.client()
+    product = client.create_product([sample(sandbox, "products/tshirt-red.jpg")])
+    panel = GeneratePanel(client, product)
+    assert panel.children[-1] is panel.history  # after the results
+    await finish(panel)
+    assert panel.history.rows == [] and "No finished runs yet" in panel.history.message.value
+
+    panel.generate_button.click()
+    await finish(panel)
+    panel.rows["main"].aspect_ratio.value = "16:9"
+    panel.generate_button.click()
+    await finish(panel)
+
+    strip = panel.history
+    assert [run.job_id for run in strip.runs] == [panel.job.id, strip.runs[1].job_id]
+    newest, oldest = row_text(strip)
+    assert "main ratio 1:1 → 16:9" in newest and "first run" in oldest
+    assert all(len(run.images) == 1 for run in strip.runs)
+    for row in strip.rows:
+        row.tick.value = True
+    strip.compare_button.click()
+    assert [cells[1] for cells in header_cells(strip.matrix.value)] == ["16:9", "1:1"]
+    snapshot = panel.snapshot_html()
+    assert "main ratio 1:1 → 16:9" in snapshot and "ev-matrix" in snapshot
+    assert sandbox.url not in widget_state(panel) and sandbox.url not in snapshot
+
+
+async def test_load_these_settings_fills_the_generate_form_and_sends_nothing(
+    sandbox: ev.Sandbox,
+) -> None:
+    client = sandbox.client()
+    product = client.create_product([sample(sandbox, "products/tshirt-red.jpg")])
+    specs = [
+        ev.ImageSpec("main", count=3, aspect_ratio="3:4"),
+        ev.ImageSpec("facebook", count=2, aspect_ratio="16:9"),
+        ev.ImageSpec("vto", colors=["navy", "white"]),
+    ]
+    options = {"region": "eu", "platform": "amazon", "language": "de", "change_portrait": True}
+    client.generate(product.id, ev.GenerateRequest(specs, **options)).wait(timeout=60)
+    panel = GeneratePanel(client, product)
+    await finish(panel)
+    panel.rows["detail"].enabled.value = True
+    panel.platform.value = "etsy"
+    panel.webhook_url.value = "https://hooks.example.com/ev"
+    jobs = len(sandbox_jobs(sandbox, target=product.id))
+
+    panel.history.rows[0].load_button.click()
+
+    rows = panel.rows
+    assert (rows["main"].enabled.value, rows["main"].count.value) == (True, 3)
+    assert rows["main"].aspect_ratio.value == "3:4"
+    assert not rows["detail"].enabled.value and rows["detail"].count.disabled
+    assert (rows["facebook"].count.value, rows["facebook"].aspect_ratio.value) == (2, "16:9")
+    assert panel.vto_enabled.value and list(panel.vto_colors.value) == ["navy", "white"]
+    options_shown = [panel.region.value, panel.platform.value, panel.language.value]
+    assert options_shown == ["eu", "amazon", "de"]
+    assert panel.change_portrait.value and not panel.remove_brand_logo.value
+    assert panel.webhook_url.value == "https://hooks.example.com/ev"  # not a parameter
+    assert "7 images will be generated." in panel.status.value
+    assert not panel.generate_button.disabled
+    assert "Loaded the settings" in panel.history.message.value
+    assert len(sandbox_jobs(sandbox, target=product.id)) == jobs  # nothing was sent
+    assert panel.task is None
+
+
+async def test_a_ratio_the_list_lacks_is_added_when_a_run_is_loaded(sandbox: ev.Sandbox) -> None:
+    client = sandbox.client()
+    product = client.create_product([sample(sandbox, "products/tshirt-red.jpg")])
+    with pytest.warns(ev.EcomVizWarning, match="2:1"):  # sent from code, as given
+        request = ev.GenerateRequest([ev.ImageSpec("main", count=1, aspect_ratio="2:1")])
+        client.generate(product.id, request).wait(timeout=60)
+    panel = GeneratePanel(client, product)
+    await finish(panel)
+    ratio = panel.rows["main"].aspect_ratio
+    assert "2:1" not in ratio.options
+
+    with pytest.warns(ev.EcomVizWarning, match="2:1"):  # the request is rebuilt, and warns
+        panel.history.rows[0].load_button.click()
+    assert ratio.value == "2:1" and ratio.options[-1] == "2:1"
+    assert panel.request is not None and panel.request.image_types[0].aspect_ratio == "2:1"
+
+
+def test_a_new_panel_reads_the_runs_a_former_kernel_made(sandbox: ev.Sandbox) -> None:
+    # A sync caller (no running loop): the history is read before the panel is returned.
+    with sandbox.client() as first:
+        product = first.create_product([sample(sandbox, "products/tshirt-red.jpg")])
+        for ratio in RATIOS:
+            first.generate(product.id, request(ratio)).wait(timeout=60)
+    with sandbox.client() as client:  # a new client on the same ECOMVIZ_HOME
+        panel = GeneratePanel(client, product.id)
+        assert panel.history_loading is None
+        assert [run.params["main ratio"] for run in panel.history.runs] == ["16:9", "4:3", "1:1"]
+        assert all(row.thumbs.value.count("<img") == 2 for row in panel.history.rows)
+        panel.close()
+
+
+async def test_a_run_that_ends_while_the_history_is_read_is_not_lost(
+    runs: tuple[ev.Client, ev.Product, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, product, jobs = runs
+    make_thumbs = HistoryStrip._make_thumbs
+    held: list[int] = []
+
+    def slow_first_reading(strip: HistoryStrip, found: Any) -> dict[str, str]:
+        if not held:  # the first reading's thumbnails: ready once the new run is on top
+            held.append(len(found))
+            wait_until(lambda: panel.job and panel.job.id in [r.job_id for r in strip.runs], 60)
+        return make_thumbs(strip, found)
+
+    monkeypatch.setattr(HistoryStrip, "_make_thumbs", slow_first_reading)
+    panel = GeneratePanel(client, product)
+    panel.generate_button.click()  # before the history was read
+    await finish(panel)
+    assert held == [3]
+    assert [run.job_id for run in panel.history.runs] == [
+        panel.job.id,
+        *(job.id for job in reversed(jobs)),
+    ]
+
+
+async def test_closing_a_panel_stops_the_reading_of_its_history(
+    runs: tuple[ev.Client, ev.Product, list[Any]],
+) -> None:
+    client, product, _ = runs
+    panel = GeneratePanel(client, product)
+    loading = panel.history_loading
+    assert loading is not None and not loading.done()
+    panel.close()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(loading, 30)
+    assert panel.closing is not None
+    await asyncio.wait_for(panel.closing, 30)
+    assert panel.history.rows == []  # nothing was drawn into the closed panel
+
+
+async def test_try_on_panel_keeps_each_try_on_and_loads_one_back(sandbox: ev.Sandbox) -> None:
+    panel = TryOnPanel(
+        sandbox.client(),
+        person_url="/samples/people/person-a.jpg",
+        clothing=[("/samples/garments/jacket-navy.png", "navy")],
+    )
+    panel.use_height.value = True
+    panel.height.value = 182
+    panel.try_on_button.click()
+    await finish(panel)
+    panel.person_url.value = "/samples/people/person-b.jpg"
+    panel.add_clothing("/samples/garments/dress-green.png", "")
+    panel.use_height.value = False
+    panel.aspect_ratio.value = "1:1"
+    panel.watermark.value = False
+    panel.try_on_button.click()
+    await finish(panel)
+
+    newest, oldest = row_text(panel.history)
+    assert "person person-a.jpg → person-b.jpg" in newest and "ratio 2:3 → 1:1" in newest
+    assert "first run" in oldest and "height 182 cm" in oldest
+    panel.history.rows[1].load_button.click()
+
+    assert panel.person_url.value == "/samples/people/person-a.jpg"
+    assert [(r.url.value, r.info.value) for r in panel.clothing_rows] == [
+        ("/samples/garments/jacket-navy.png", "navy")
+    ]
+    assert panel.use_height.value and panel.height.value == 182 and not panel.height.disabled
+    assert not panel.use_weight.value and panel.weight.disabled
+    assert panel.aspect_ratio.value == "2:3" and panel.watermark.value
+    assert panel.request is not None and panel.request.height == 182
+    assert sandbox.url not in widget_state(panel)
+
+    other = TryOnPanel(sandbox.client())  # every try-on of the server, whatever the person
+    await finish(other)
+    assert [run.job_id for run in other.history.runs] == [r.job_id for r in panel.history.runs]
+
+
+async def test_a_failed_try_on_is_kept_and_a_height_the_form_cannot_hold_is_named(
+    fresh_sandbox: ev.Sandbox,
+) -> None:
+    set_faults(fresh_sandbox, fail_job_rate=1.0)
+    panel = TryOnPanel(
+        fresh_sandbox.client(),
+        person_url="/samples/people/person-a.jpg",
+        clothing=[("/samples/garments/jacket-navy.png", "")],
+    )
+    panel.try_on_button.click()
+    await finish(panel)
+    assert "failed" in panel.status.value
+    (run,) = panel.history.runs
+    assert run.state == "failed" and "failed" in row_text(panel.history)[0]
+
+    set_faults(fresh_sandbox, fail_job_rate=0.0)
+    client = fresh_sandbox.client()
+    person = f"{fresh_sandbox.url}/samples/people/person-b.jpg"
+    garment = ev.Clothing(f"{fresh_sandbox.url}/samples/garments/dress-green.png")
+    client.try_on(ev.TryOnRequest(person, [garment], height=170.5)).wait(timeout=60)
+    await panel.history.refresh_async()
+    panel.history.rows[0].load_button.click()
+    message = html.unescape(panel.history.message.value)
+    assert "height" in message and "170.5" in message and "whole number" in message
+    assert panel.person_url.value == "/samples/people/person-a.jpg"  # nothing changed
 
 
 # ---------------------------------------------------------------- in the browser

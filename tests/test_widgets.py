@@ -337,19 +337,70 @@ def test_the_snapshot_shows_the_inputs_escaped_with_the_local_address_masked(
     assert HOSTILE not in snapshot and "&lt;img src=x onerror=alert(1)&gt;" in snapshot
 
 
-async def test_the_snapshot_is_sent_again_once_the_inputs_are_still(
-    sandbox: ev.Sandbox, product: ev.Product, monkeypatch: pytest.MonkeyPatch
+async def test_edits_send_no_snapshot_a_run_sends_it_before_its_last_line_and_close_too(
+    sandbox: ev.Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ecomviz_nb.widgets._base._REFRESH_DELAY", 0)
-    panel = GeneratePanel(sandbox.client(), product)
-    handle = panel._handle = RecordingHandle()
+    # In JupyterLab an output update redraws the widget: the field being typed in loses focus.
+    client = sandbox.client()
+    product = client.create_product([sample(sandbox, "products/mug-blue.jpg")])
+    events: list[str] = []  # output updates and status lines sent, in order
+    handle = RecordingHandle()
+
+    def display(data: dict[str, Any], **_kwargs: Any) -> RecordingHandle:
+        return handle
+
+    monkeypatch.setattr("IPython.display.display", display)
+    panel = GeneratePanel(client, product)
+    panel._ipython_display_()
+    sent_state = panel.status.send_state
+
+    def send_state(key: Any = None) -> None:
+        if panel.status.value and (key is None or "value" in key):
+            events.append("status: " + said(panel))
+        sent_state(key)
+
+    monkeypatch.setattr(panel.status, "send_state", send_state)
+    monkeypatch.setattr(
+        handle, "update", lambda data, **kw: events.append("update: " + data["text/html"])
+    )
+    await panel.history_loading
     panel.rows["main"].count.value = 2
-    panel.rows["main"].count.value = 5
     panel.region.value = "eu"
-    for _ in range(3):
-        await asyncio.sleep(0)
-    [(data, _)] = handle.updates  # three changes, one update
-    assert "5 x 1:1" in data["text/html"] and "eu" in data["text/html"]
+    await asyncio.sleep(1.2)  # longer than the quiet second that once re-sent it
+    assert not [e for e in events if e.startswith("update")], events
+
+    panel.generate_button.click()
+    await finish(panel)
+    updates = [i for i, e in enumerate(events) if e.startswith("update")]
+    assert len(updates) == 1, events  # one re-send per run, the unchanged one skipped
+    sent = events[updates[0]]
+    assert "Done: 2 images." in sent and "eu" in sent and "data:image/jpeg" in sent
+    assert "ev-history" in sent and "first run" in sent  # the run is in the history too
+    done = [i for i, e in enumerate(events) if e == "status: Done: 2 images."]
+    assert done and done[0] > updates[0], events  # the line shows after the update
+
+    panel.close()
+    data = [e for e in events if e.startswith("update")]
+    assert len(data) == 2 and "Done: 2 images." in data[-1]
+
+
+async def test_the_history_read_in_the_background_sends_no_snapshot_until_close(
+    sandbox: ev.Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It may end while a person types in the form: a re-send then would take the focus.
+    client = sandbox.client()
+    product = client.create_product([sample(sandbox, "products/mug-blue.jpg")])
+    client.generate(product.id, ev.GenerateRequest([ev.ImageSpec("main")])).wait(timeout=60)
+    handle = RecordingHandle()
+    monkeypatch.setattr("IPython.display.display", lambda data, **_kwargs: handle)
+    panel = GeneratePanel(client, product)
+    panel._ipython_display_()
+    await panel.history_loading
+
+    assert len(panel.history.rows) == 1 and handle.updates == []
+    panel.close()
+    [(data, _)] = handle.updates
+    assert "first run" in data["text/html"] and VIEW not in data
 
 
 def test_a_panel_made_from_a_sync_client_closes_its_async_twin(
@@ -500,14 +551,26 @@ def test_unticked_types_grey_out_their_count_ratio_and_colours(
 
 
 def test_the_colour_box_says_how_to_add_a_colour(sandbox: ev.Sandbox, product: ev.Product) -> None:
+    # JupyterLab's TagsInput ignores Enter: a field beside it adds a colour on Enter or "add".
     panel = GeneratePanel(sandbox.client(), product)
-    assert "press Enter" in panel.vto_colors.placeholder
     text = " ".join(w.value for w in walk(panel) if isinstance(w, ev_html()))
-    assert "type a colour and press Enter to add it" in text
+    assert "type a colour in the box and press Enter (or click add) to add it" in text
+    assert "Enter" in panel.vto_new.placeholder and not panel.vto_new.continuous_update
+    assert panel.vto_new.disabled and panel.vto_add.disabled  # greyed out while vto is off
     panel.vto_enabled.value = True
-    panel.vto_colors.value = [*panel.vto_colors.value, "navy"]  # what Enter does in the box
+    assert not panel.vto_new.disabled and not panel.vto_add.disabled
+    before = list(panel.vto_colors.value)
+
+    panel.vto_new.value = " navy "  # what Enter in the field sends
+    assert list(panel.vto_colors.value) == [*before, "navy"] and panel.vto_new.value == ""
+    panel.vto_new.value = "navy"
+    assert list(panel.vto_colors.value) == [*before, "navy"]  # not twice
+    with panel.vto_new.hold_trait_notifications():  # typed, not yet sent: the button adds it
+        panel.vto_new.value = "teal"
+        panel.vto_add.click()
+    assert list(panel.vto_colors.value) == [*before, "navy", "teal"]
     assert panel.request is not None
-    assert panel.request.image_types[-1].colors[-1] == "navy"
+    assert list(panel.request.image_types[-1].colors) == [*before, "navy", "teal"]
 
 
 def ev_html() -> type:
@@ -618,7 +681,9 @@ async def test_a_failed_run_drops_the_previous_results(
     panel.generate_button.click()
     await finish(panel)
     assert "HTTP 404" in said(panel)
-    assert panel.results.value == "" and "data:image" not in panel.snapshot_html()
+    results, history = panel.snapshot_html().split("<div class='ev-history'>")
+    assert panel.results.value == "" and "data:image" not in results
+    assert len(panel.history.rows) == 1 and "data:image" in history  # the first run is kept
     assert not panel.generate_button.disabled
 
 

@@ -1,9 +1,10 @@
-"""Many runs: sweeps over parameters compared side by side, and catalogue batches that resume
-(the turn-taking rule that keeps runs on one product apart lives in
+"""Many runs: sweeps over parameters compared side by side, catalogue batches that resume, a
+panel's past runs (the turn-taking rule that keeps runs on one product apart lives in
 :mod:`ecomviz_nb.scheduler`)."""
 
 from .batch import batch, batch_async, resume_batch, resume_batch_async
 from .batch_result import BatchItem, BatchResult
+from .history import HistoryRun, RunComparison, RunHistory
 from .limiter import AdaptiveLimiter
 from .plan import GENERATE_AXES, TRY_ON_AXES, SweepRun
 from .result import SweepPlan, SweepResult
@@ -15,6 +16,9 @@ __all__ = [
     "AdaptiveLimiter",
     "BatchItem",
     "BatchResult",
+    "HistoryRun",
+    "RunComparison",
+    "RunHistory",
     "SweepPlan",
     "SweepResult",
     "SweepRun",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 from ..attribution import RunKey, own_images
 from ..client import AsyncClient
-from ..errors import EcomVizError, ValidationError
+from ..errors import EcomVizError, EcomVizWarning, ValidationError
 from ..ledger import JobRecord
 from ..models import GeneratedImage, GenerateRequest, JobKind, TryOnRequest
 from .history_params import change_text, differs, form_url, param_text, request_params, summary_text
@@ -75,10 +76,12 @@ class HistoryRun:
             ValidationError: the row's request cannot be read back.
         """
         request: GenerateRequest | TryOnRequest
-        if record.kind == "generate":
-            request = GenerateRequest.from_wire(record.request)
-        else:
-            request = TryOnRequest.from_wire(record.request)
+        with warnings.catch_warnings():  # a ratio off the list warned when the run was sent
+            warnings.simplefilter("ignore", EcomVizWarning)
+            if record.kind == "generate":
+                request = GenerateRequest.from_wire(record.request)
+            else:
+                request = TryOnRequest.from_wire(record.request)
         # A completed row's message is the server's answer to the submission, not a problem.
         failure = (record.message or record.status) if record.state == "failed" else None
         return cls(
@@ -329,7 +332,9 @@ class RunHistory:
             if isinstance(answer, EcomVizError):
                 error = f"its images could not be read: {answer}"
             elif self.kind == "generate" and answer is not None:
-                key = RunKey.of(record.request)
+                with warnings.catch_warnings():  # warned when the run was sent
+                    warnings.simplefilter("ignore", EcomVizWarning)
+                    key = RunKey.of(record.request)
                 images = own_images(key, answer.generated_images, record.baseline, record.expected)
             elif self.kind == "tryon":
                 if answer is not None and answer.is_completed and record.remote_id:

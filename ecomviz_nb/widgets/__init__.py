@@ -7,6 +7,7 @@ so it can be driven from code and tested without a browser.
 from .batch import BatchPanel
 from .connect import ConnectPanel
 from .generate import GeneratePanel
+from .history import HistoryStrip
 from .jobs import JobsPanel
 from .product import ProductPanel
 from .sweep import SweepPanel
@@ -16,6 +17,7 @@ __all__ = [
     "BatchPanel",
     "ConnectPanel",
     "GeneratePanel",
+    "HistoryStrip",
     "JobsPanel",
     "ProductPanel",
     "SweepPanel",

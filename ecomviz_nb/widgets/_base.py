@@ -1,4 +1,4 @@
-"""What every panel shares: a status line, a progress bar, background work, a saved snapshot."""
+"""What every panel shares: a status line, a progress bar, background work, closing."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client import AsyncClient, Client
-from ..config import is_local_server
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -22,6 +21,7 @@ from ..errors import (
     ValidationError,
 )
 from ..jobs import ProgressEvent
+from ._snapshot import SNAPSHOT_KEY, SnapshotMixin, mask_local, on_off
 
 __all__ = [
     "ERROR_COLOR",
@@ -38,11 +38,6 @@ __all__ = [
 ]
 
 
-SNAPSHOT_KEY = "ecomviz_nb"
-"""The output-metadata key that marks a panel's output: ``{"ecomviz_nb": {"snapshot": name}}``
-says its ``text/html`` is a complete static snapshot (``ecomviz_nb.export`` relies on it)."""
-_REFRESH_DELAY = 1.0
-"""Seconds of quiet after an input changes before the saved snapshot is re-sent."""
 _CLOSING: set[asyncio.Task[None]] = set()  # strong references until the clean-ups finish
 
 TEXT_COLOR = "var(--jp-ui-font-color1,#1f2328)"
@@ -87,13 +82,6 @@ def previous_results(markup: str, label: str = "previous run") -> str:
     )
 
 
-def mask_local(base_url: str, text: str) -> str:
-    """``text`` with a local server's address written as ``$ECOMVIZ_BASE_URL``."""
-    if not is_local_server(base_url):
-        return text
-    return text.replace(base_url.rstrip("/"), "$ECOMVIZ_BASE_URL")
-
-
 class ProgressView(widgets.VBox):
     """A progress bar with a line under it: ``3 of 7 images · generating · 12 s``."""
 
@@ -134,14 +122,12 @@ _PANEL_STYLE = (
 )
 
 
-class Panel(widgets.VBox):
+class Panel(SnapshotMixin, widgets.VBox):
     """Base of the panels: a status line, background tasks, and a static HTML snapshot.
 
-    A displayed panel's output holds two things: the live widget, and a static HTML snapshot
-    of its inputs, status and latest results, images embedded (re-sent after each piece of
-    work and a moment after an input changes). Viewers that run no widgets show the
-    snapshot: GitHub, nbviewer, ``jupyter nbconvert``, pages written by ``ecomviz-nb
-    export``, and JupyterLab for a notebook it does not trust (one from elsewhere).
+    A displayed panel's output holds the live widget and a static HTML snapshot of its
+    inputs, status and latest results (:class:`~ecomviz_nb.widgets._snapshot.SnapshotMixin`
+    says what it holds and when it is re-sent: after each piece of work and on close).
 
     A notebook the user saved is trusted, and JupyterLab then prefers the widget. Reopened
     without the kernel that made it, the panel is drawn from the widget state saved in the
@@ -151,12 +137,8 @@ class Panel(widgets.VBox):
     then holds the snapshot alone, which every viewer shows.
     """
 
-    title = "ecomviz_nb"
-    empty_text = "No results yet."
-    """What the snapshot says before there are results."""
     _twin: AsyncClient | None = None
     _loop: asyncio.AbstractEventLoop | None = None
-    _timer: asyncio.TimerHandle | None = None
     _closed = False
 
     def __init__(
@@ -175,6 +157,7 @@ class Panel(widgets.VBox):
         """The running background job, if any (``await panel.task`` in tests)."""
         self.closing: asyncio.Task[None] | None = None
         """The clean-up :meth:`close` started on the kernel's loop, if it did."""
+        self._aside: set[asyncio.Task[None]] = set()  # work started by run_aside, until done
         self._handle: Any = None
         try:  # the loop of the cell that made the panel: its work runs there (see run())
             self._home: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -213,6 +196,24 @@ class Panel(widgets.VBox):
             f"{html.escape(message)}</div>"
         )
 
+    def finish(self, message: str, *, error: bool = False) -> None:
+        """End a piece of work with ``message``: the snapshot is re-sent first, then it shows.
+
+        The snapshot sent already holds the line; the live status line changes after the
+        output update, which redraws the panel in JupyterLab, so whoever sees the line sees
+        the panel as it stays.
+        """
+        with self.status.hold_sync():  # the new value reaches the page after the update
+            if error:
+                self.show_error(message)
+            else:
+                self.show_info(message)
+            self.refresh_snapshot()
+
+    def snapshot_empty(self) -> str:
+        """``empty_text`` in the theme's hint colour."""
+        return f"<div style='color:{HINT_COLOR}'>{html.escape(self.empty_text)}</div>"
+
     # ---- background work
 
     def run(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -248,13 +249,47 @@ class Panel(widgets.VBox):
     ) -> None:
         self.task = loop.create_task(self._guarded(work))
 
-    async def _guarded(self, work: Callable[[], Awaitable[None]]) -> None:
+    def run_aside(self, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None] | None:
+        """Start ``work`` beside the panel's :attr:`task` (reading what to show, not a run).
+
+        It does not replace :attr:`task`, so a click's run neither waits for it nor hides
+        it; :meth:`close` cancels it. Its end re-sends no snapshot: it may end while a
+        person types in the form, and a re-send would take the focus. Without a running loop
+        it runs to completion first, as :meth:`run` does.
+
+        Returns:
+            The task on the kernel's loop (await it to know the work is done); None when
+            the work already ran (no running loop) or the panel is closed.
+        """
+        if self._closed:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.run(work)
+            return None
+        if self._home is None or self._home.is_closed() or not self._home.is_running():
+            self._home = loop
+        task = loop.create_task(self._guarded(work, resend=False))
+        self._aside.add(task)
+        task.add_done_callback(self._aside.discard)
+        return task
+
+    async def _guarded(
+        self, work: Callable[[], Awaitable[None]], *, resend: bool = True
+    ) -> None:
+        """Run ``work``, show what it raised as a sentence; then (``resend``) re-send the
+        snapshot, before the error line shows, as :meth:`finish` does."""
         try:
             await work()
         except Exception as exc:  # shown in the panel: a notebook user wants a sentence
-            self.on_error(exc)
+            with self.status.hold_sync():
+                self.on_error(exc)
+                if resend:
+                    self.refresh_snapshot()
         finally:
-            self.refresh_snapshot()
+            if resend:
+                self.refresh_snapshot()  # skipped when the output holds this snapshot already
 
     def on_error(self, exc: BaseException) -> None:
         self.show_error(describe_error(exc))
@@ -272,8 +307,9 @@ class Panel(widgets.VBox):
         if self._closed:
             return
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
+        for aside in list(self._aside):
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nothing runs it
+                aside.get_loop().call_soon_threadsafe(aside.cancel)
         task, twin, self._twin = self.task, self._twin, None
         if task is not None and not task.done():
             self.show_info("Closed before the work ended: a submitted job is in the job ledger.")
@@ -327,86 +363,6 @@ class Panel(widgets.VBox):
         # Collected without close(): only the comm goes, no output is sent and no loop runs.
         widgets.VBox.close(self)
 
-    # ---- the saved snapshot
-
-    def snapshot_inputs(self) -> list[tuple[str, str]]:
-        """The inputs as (label, value) pairs for the snapshot (override); never a secret."""
-        return []
-
-    def snapshot_results(self) -> str:
-        """Markup of the latest results, images embedded (override); "" before any."""
-        return ""
-
-    def snapshot_html(self) -> str:
-        """Static HTML of the inputs, the status line and the latest results.
-
-        It is what viewers without widgets show; a local server's address in an input is
-        written ``$ECOMVIZ_BASE_URL``.
-        """
-        server = getattr(self, "_aclient", None)  # the panels that talk to one have it
-        base = server.base_url if isinstance(server, AsyncClient) else None
-        rows = "".join(
-            f"<tr><th style='{_TH}'>{html.escape(label)}</th><td style='{_TD}'>"
-            f"{html.escape(mask_local(base, value) if base else value)}</td></tr>"
-            for label, value in self.snapshot_inputs()
-        )
-        inputs = f"<table class='ev-inputs' style='{_TABLE}'>{rows}</table>" if rows else ""
-        results = self.snapshot_results()
-        if not results and self.empty_text:
-            hint = html.escape(self.empty_text)
-            results = f"<div style='color:{HINT_COLOR}'>{hint}</div>"
-        return (
-            f"<div class='ev-snapshot' data-ev-panel='{type(self).__name__}'>"
-            f"<div><b>{html.escape(self.title)}</b></div>{inputs}{self.status.value}{results}"
-            "</div>"
-        )
-
-    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        data: dict[str, Any] = {
-            "text/plain": f"{type(self).__name__}()",
-            "text/html": self.snapshot_html(),
-        }
-        if self.comm is not None and self._model_id:  # a closed panel has no live view
-            data["application/vnd.jupyter.widget-view+json"] = {
-                "version_major": 2,
-                "version_minor": 0,
-                "model_id": self._model_id,
-            }
-        return data, {SNAPSHOT_KEY: {"snapshot": type(self).__name__}}
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        data, metadata = self._bundle()
-        self._handle = display(data, raw=True, metadata=metadata, display_id=True)
-
-    def refresh_snapshot(self) -> None:
-        """Re-send the displayed output so its HTML snapshot holds the latest state."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._handle is not None:
-            data, metadata = self._bundle()
-            self._handle.update(data, raw=True, metadata=metadata)
-
-    def refresh_snapshot_soon(self) -> None:
-        """Re-send the snapshot once the inputs have been still for a moment (after typing)."""
-        if self._handle is None or self._closed:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.refresh_snapshot()
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_later(_REFRESH_DELAY, self.refresh_snapshot)
-
-
-_TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
-_TH = "text-align:left;font-weight:600;padding:1px 12px 1px 0;vertical-align:top"
-_TD = "text-align:left;padding:1px 0;white-space:pre-wrap;overflow-wrap:anywhere"
-
 
 async def _close_after(task: asyncio.Task[None] | None, twin: AsyncClient | None) -> None:
     """Let a cancelled task end (it may be in a request on the twin), then close the twin."""
@@ -424,8 +380,3 @@ def _descendants(widget: widgets.Widget) -> list[widgets.Widget]:
         found.append(child)
         found.extend(_descendants(child))
     return found
-
-
-def on_off(value: bool) -> str:
-    """``yes`` or ``no``, for a checkbox in a snapshot."""
-    return "yes" if value else "no"

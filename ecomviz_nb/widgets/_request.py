@@ -1,4 +1,4 @@
-"""What the input panels share: hints and URL errors, JSON preview, curl, a run's results."""
+"""What the input panels share: hints and URL errors, JSON preview, curl, results, history."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import html
 import json
 import re
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
 
 from ..config import is_local_server
 from ..errors import ValidationError
+from ..runs.history import FINISHED_STATES, HistoryRun, RunHistory
 from ._base import Panel, ProgressView, describe_error, mask_local, previous_results
+from .history import HistoryStrip
 
 __all__ = [
     "MAX_COUNT_PER_ENTRY",
@@ -108,18 +111,27 @@ def curl_command(base_url: str, path: str, body: dict[str, Any]) -> str:
 
 class RequestPanel(Panel):
     """A panel that builds one request: webhook, live JSON preview, curl, a submit button,
-    a results size, progress and results (the generate and try-on panels).
+    a results size, progress, results and the history of its runs (the generate and try-on
+    panels).
 
     The output area reads top to bottom: the form, the button row, the status line, the
-    progress, the results. A run that starts dims the results of the one before (labelled
-    "previous run") until its own arrive; a run that fails clears them.
+    progress, the results, the history. A run that starts dims the results of the one before
+    (labelled "previous run") until its own arrive; a run that fails clears them. Every run
+    that ends, completed or failed, goes to the top of the history (``history``), which is
+    read from the job ledger when the panel is made (``history_loading``).
     """
 
     request: Any = None
     """The request the inputs make now (None while they are invalid)."""
+    history: HistoryStrip
+    """The panel's finished runs: tick two to compare, or load one's settings back."""
+    history_loading: asyncio.Task[None] | None = None
+    """The first reading of the history, on the kernel's loop (``await`` it to know it is
+    shown); None when it was read before the panel was returned (no running loop)."""
     _render: Callable[[int], str] | None = None
     """Draws the latest results at a size (kept so a new size redraws them)."""
     _busy = False
+    _filling = False
 
     def _request_widgets(self, label: str, *, size: int = 160) -> widgets.Button:
         """Make the shared parts; returns the submit button."""
@@ -148,6 +160,52 @@ class RequestPanel(Panel):
         self.size.observe(lambda _change: self._redraw(), names="value")
         return widgets.Button(description=label, button_style="primary", icon="magic")
 
+    def _history_widgets(self, history: RunHistory) -> HistoryStrip:
+        """Make the history strip; :meth:`_read_history` fills it once the panel is built."""
+        self.history = HistoryStrip(history)
+        self.history.on_load(self._load_run)
+        return self.history
+
+    def _read_history(self) -> None:
+        """Read the history from the ledger (and its pictures from the server) in the
+        background: the panel is shown at once."""
+        self.history_loading = self.run_aside(self._read_history_now)
+
+    async def _read_history_now(self) -> None:
+        try:
+            await self.history.refresh_async()
+        except Exception as exc:  # the history is an extra: the form works without it
+            self.history.say(
+                f"The run history could not be read: {describe_error(exc)}", error=True
+            )
+
+    async def _keep_run(self, job: Any) -> None:
+        """Put a run that has just ended at the top of the history (if it is finished)."""
+        if job is None or job.state not in FINISHED_STATES:
+            return  # not submitted, or still open (it timed out): the ledger keeps it
+        try:  # (a first reading of the history still going keeps it on top)
+            await self.history.add_async(job)
+        except Exception as exc:  # the run itself went well: say so, and what went wrong
+            said = describe_error(exc)
+            self.history.say(f"This run could not be added to the history: {said}", error=True)
+
+    def _load_run(self, run: HistoryRun) -> None:
+        """Put ``run``'s parameters back into the form (override); nothing is sent."""
+        raise NotImplementedError
+
+    @contextmanager
+    def _filling_form(self) -> Iterator[None]:
+        """Set many inputs at once: the request is rebuilt once, at the end."""
+        self._filling = True
+        try:
+            yield
+        finally:
+            self._filling = False
+            self._update_preview()
+
+    def _update_preview(self) -> None:
+        raise NotImplementedError
+
     def build_request(self) -> Any:
         raise NotImplementedError
 
@@ -163,6 +221,8 @@ class RequestPanel(Panel):
         Inputs not filled in yet get a grey hint; a value that breaks a rule gets the error
         (field, value, what is allowed). Either way the button is off until it is fixed.
         """
+        if self._filling:
+            return
         hint = self.missing()
         problem: ValidationError | None = None
         if hint is None:
@@ -183,7 +243,6 @@ class RequestPanel(Panel):
                 self.show_hint(f"To fill in: {problem.field}, {problem.allowed}.")
             else:
                 self.show_error(describe_error(problem))
-            self.refresh_snapshot_soon()
             return
         body = self.request.to_wire()
         self.preview.value = mask_local(base, request_preview(body))
@@ -193,7 +252,6 @@ class RequestPanel(Panel):
         else:
             button.disabled = False
             self.show_info(summary(self.request))
-        self.refresh_snapshot_soon()
 
     @property
     def running(self) -> bool:
@@ -248,4 +306,6 @@ class RequestPanel(Panel):
         self.run(lambda: self._show_results(render))
 
     def snapshot_results(self) -> str:
-        return str(self.results.value)
+        """The latest results, then the history (the empty hint first while there are none)."""
+        results = str(self.results.value) or self.snapshot_empty()
+        return results + self.history.snapshot_html()

@@ -1,4 +1,4 @@
-"""``ev.GeneratePanel``: build a generate request, watch its progress, see the images."""
+"""``ev.GeneratePanel``: build a generate request, watch its progress, see and keep the images."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ..models import (
     Webhook,
     check_webhook_reachable,
 )
+from ..runs.history import HistoryRun, RunHistory
 from ._base import describe_error, on_off, on_server
 from ._request import RequestPanel, check_entry_count
 
@@ -55,6 +56,17 @@ class _TypeRow(widgets.HBox):
     def _grey_out(self) -> None:
         self.count.disabled = self.aspect_ratio.disabled = not self.enabled.value
 
+    def load(self, count: int | None, ratio: str | None) -> None:
+        """Show a past run's count and ratio (None: the type was off); a ratio the list does
+        not offer (a run sent from code) is added to it."""
+        self.enabled.value = count is not None
+        if count is None:
+            return
+        self.count.value = count
+        if ratio and ratio not in self.aspect_ratio.options:
+            self.aspect_ratio.options = (*self.aspect_ratio.options, ratio)
+        self.aspect_ratio.value = ratio or "1:1"
+
     def spec(self) -> ImageSpec | None:
         if not self.enabled.value:
             return None
@@ -72,10 +84,13 @@ class GeneratePanel(RequestPanel):
             by the panel, and closed by ``panel.close()``).
         product: the product, or its id.
 
-    Parts: ``rows`` (main/detail/facebook), ``vto_enabled``, ``vto_colors``, ``region``,
+    Parts: ``rows`` (main/detail/facebook), ``vto_enabled``, ``vto_colors``, ``vto_new`` and
+    ``vto_add`` (a colour typed there is added on Enter or by the button), ``region``,
     ``platform``, ``language``, ``remove_brand_logo``, ``change_portrait``, ``webhook_url``,
     ``preview``, ``curl``, ``generate_button``, ``size`` (of the results), ``status``,
-    ``progress``, ``results``; unticked types grey out their count and ratio.
+    ``progress``, ``results``, ``history`` (the product's finished runs, kept in the job
+    ledger: tick two or more to compare them, or load one's settings back into the form);
+    unticked types grey out their count and ratio.
     """
 
     title = "Generate images"
@@ -105,7 +120,21 @@ class GeneratePanel(RequestPanel):
             value=colors[:2],
             allowed_tags=[],
             allow_duplicates=False,
-            placeholder="type a colour, press Enter",
+            placeholder="colours to try on",
+        )
+        # JupyterLab's TagsInput takes a typed colour only when it loses the focus, not on
+        # Enter (its field has a suggestion list): a plain field and a button add one instead.
+        self.vto_new = widgets.Text(
+            value="",
+            placeholder="a colour, then Enter",
+            continuous_update=False,
+            layout=widgets.Layout(width="170px"),
+        )
+        self.vto_add = widgets.Button(
+            description="add",
+            icon="plus",
+            tooltip="add the colour typed on the left",
+            layout=widgets.Layout(width="auto"),
         )
         self.region = widgets.Combobox(
             value="global", options=REGIONS, description="region", ensure_option=False
@@ -122,8 +151,8 @@ class GeneratePanel(RequestPanel):
         name = html.escape(self.product.name or self.product.id)
         header = widgets.HTML(f"<h4 style='margin:4px 0'>Generate images for {name}</h4>")
         vto_hint = widgets.HTML(
-            "<small>vto colours: type a colour and press Enter to add it; "
-            "click a colour's cross to remove it"
+            "<small>vto colours: type a colour in the box and press Enter (or click add) to "
+            "add it; click a colour's cross to remove it"
             + (f" (the product's: {html.escape(', '.join(colors))})" if colors else "")
             + "</small>"
         )
@@ -135,28 +164,47 @@ class GeneratePanel(RequestPanel):
             ]
         )
         buttons = widgets.HBox([self.generate_button, self.size])
+        history = self._history_widgets(RunHistory.for_product(self._aclient, self.product.id))
         super().__init__(
             [
                 header,
                 *self.rows.values(),
-                widgets.HBox([self.vto_enabled, self.vto_colors]),
+                widgets.HBox(
+                    [self.vto_enabled, self.vto_colors, self.vto_new, self.vto_add],
+                    layout=widgets.Layout(align_items="center"),
+                ),
                 vto_hint,
                 options,
                 self.request_box,
                 buttons,
                 self.progress,
                 self.results,
+                history,
             ],
             status_after=buttons,
         )
         self.generate_button.on_click(lambda _button: self.generate())
         self.vto_enabled.observe(lambda _change: self._grey_out_vto(), names="value")
         self._grey_out_vto()
+        self.vto_new.observe(lambda _change: self.add_colour(), names="value")
+        self.vto_add.on_click(lambda _button: self.add_colour())
         for control in self._controls():
             control.observe(lambda _change: self._update_preview(), names="value")
         self._update_preview()
+        self._read_history()
+
+    def add_colour(self) -> None:
+        """Add the colour typed in ``vto_new`` to the VTO colours, then empty the field
+        (what Enter in the field and the add button do); one already there is not repeated."""
+        colour = self.vto_new.value.strip()
+        if not colour:
+            return
+        if colour not in self.vto_colors.value:
+            self.vto_colors.value = [*self.vto_colors.value, colour]
+        self.vto_new.value = ""
 
     def _grey_out_vto(self) -> None:
+        self.vto_new.disabled = self.vto_add.disabled = not self.vto_enabled.value
         # TagsInput has no disabled state: a class dims it and ignores the pointer.
         for name in ("ev-off", "mod-disabled"):
             if self.vto_enabled.value:
@@ -227,20 +275,38 @@ class GeneratePanel(RequestPanel):
             lambda r: f"{r.expected_images} images will be generated.",
         )
 
+    def _load_run(self, run: HistoryRun) -> None:
+        """Put a past run's parameters back into the form (the webhook field stays)."""
+        p = run.params
+        with self._filling_form():
+            for kind, row in self.rows.items():
+                row.load(p.get(f"{kind} count"), p.get(f"{kind} ratio"))
+            colours = p.get("vto colours")
+            self.vto_enabled.value = colours is not None
+            if colours is not None:
+                self.vto_colors.value = list(colours)
+            self.region.value = p.get("region") or ""
+            self.platform.value = p.get("platform") or ""
+            self.language.value = p.get("language") or ""
+            self.remove_brand_logo.value = bool(p.get("remove brand logo"))
+            self.change_portrait.value = bool(p.get("change portrait"))
+
     def generate(self) -> None:
         """Submit the request and follow it (what the Generate button does)."""
         self._submit(self.generate_button, self._generate)
 
     async def _generate(self, request: GenerateRequest) -> None:
+        job = None
         try:
-            self.job = await self._aclient.generate(self.product.id, request)
-            self.show_info(f"Submitted as job {self.job.id}.")
-            product = await self.job.wait(on_progress=self.progress.update)
+            job = self.job = await self._aclient.generate(self.product.id, request)
+            self.show_info(f"Submitted as job {job.id}.")
+            product = await job.wait(on_progress=self.progress.update)
         except Exception as exc:
             self.progress.fail(describe_error(exc))
+            await self._keep_run(job)  # a failed run is kept too
             raise
         self.product = product
-        images = list(self.job.images)
+        images = list(job.images)
         sources = [on_server(self._aclient.base_url, s) for s in self.sources]
 
         def render(size: int) -> str:
@@ -251,4 +317,5 @@ class GeneratePanel(RequestPanel):
             return str(display.show_images(images, group_by="image_type", size=size))
 
         await self._show_results(render)
-        self.show_info(f"Done: {len(images)} images.")
+        await self._keep_run(job)
+        self.finish(f"Done: {len(images)} images.")

@@ -124,6 +124,7 @@ class HistoryStrip(widgets.VBox):
         self.comparison: RunComparison | None = None
         """The runs last compared, as a sweep-like result (``ev.Report().add(...)`` takes it)."""
         self._callbacks: list[LoadCallback] = []
+        self._added: list[HistoryRun] = []  # what add() put on top, oldest first
         self._thumbs: dict[str, str] = {}  # job id -> thumbnails markup, made once per run
         bar = widgets.HBox(
             [self.compare_button, self.message], layout=widgets.Layout(align_items="center")
@@ -149,24 +150,36 @@ class HistoryStrip(widgets.VBox):
         self.show(runs, self._make_thumbs(runs))
 
     async def refresh_async(self) -> None:
-        """:meth:`refresh` without blocking the kernel (for an ``ev.AsyncClient``)."""
+        """:meth:`refresh` without blocking the kernel (for an ``ev.AsyncClient``).
+
+        A run :meth:`add_async` puts on top while the ledger is being read stays on top.
+        """
+        added = len(self._added)
         runs = await self.history.runs_async()
-        self.show(runs, await asyncio.to_thread(self._make_thumbs, runs))
+        thumbs = await asyncio.to_thread(self._make_thumbs, runs)
+        self.show(self._on_top(self._added[added:], runs), thumbs)
 
     def add(self, run: HistoryRun | Any) -> HistoryRun:
         """Put a run that has just ended at the top (a run or its job); returns the run."""
         found = run if isinstance(run, HistoryRun) else HistoryRun.of_job(run)
-        runs = [found, *(r for r in self.runs if r.job_id != found.job_id)]
-        self.show(runs[: self.history.limit], self._make_thumbs([found]))
+        self._put_on_top(found, self._make_thumbs([found]))
         return found
 
     async def add_async(self, run: HistoryRun | Any) -> HistoryRun:
         """:meth:`add` with the thumbnails fetched off the kernel's loop."""
         found = run if isinstance(run, HistoryRun) else HistoryRun.of_job(run)
-        thumbs = await asyncio.to_thread(self._make_thumbs, [found])
-        runs = [found, *(r for r in self.runs if r.job_id != found.job_id)]
-        self.show(runs[: self.history.limit], thumbs)
+        self._put_on_top(found, await asyncio.to_thread(self._make_thumbs, [found]))
         return found
+
+    def _put_on_top(self, run: HistoryRun, thumbs: dict[str, str]) -> None:
+        self._added = [*self._added[-self.history.limit + 1 :], run]
+        self.show(self._on_top([run], self.runs), thumbs)
+
+    def _on_top(self, added: Sequence[HistoryRun], runs: Sequence[HistoryRun]) -> list[HistoryRun]:
+        """``runs`` under the ``added`` ones (oldest first), newest first, each once."""
+        ids = {run.job_id for run in added}
+        top = [*reversed(added), *(r for r in runs if r.job_id not in ids)]
+        return top[: self.history.limit]
 
     # ---- state
 
@@ -229,18 +242,19 @@ class HistoryStrip(widgets.VBox):
         self.title.value = (
             f"<div style='color:{TEXT_COLOR};font-weight:600;margin:6px 0 2px'>"
             f"{kind} history <span style='color:{HINT_COLOR};font-weight:400'>"
-            f"{count} {noun}, newest first</span></div>"
+            f"{f'{count} {noun}, newest first' if count else 'none yet'}</span></div>"
         )
         ticked = len(self.ticked)
         self.compare_button.disabled = ticked < 2
         if not count:
-            self._say(_EMPTY)
+            self.say(_EMPTY)
         elif ticked < 2:
-            self._say(_HINT if ticked == 0 else "Tick one more run to compare.")
+            self.say(_HINT if ticked == 0 else "Tick one more run to compare.")
         else:
-            self._say(f"{ticked} runs ticked.")
+            self.say(f"{ticked} runs ticked.")
 
-    def _say(self, text: str, *, error: bool = False) -> None:
+    def say(self, text: str, *, error: bool = False) -> None:
+        """Show ``text`` (escaped) on the line beside the Compare button, red if an ``error``."""
         colour = ERROR_COLOR if error else HINT_COLOR
         self.message.value = f"<span style='color:{colour};font-size:12px'>{esc(text)}</span>"
 
@@ -249,28 +263,28 @@ class HistoryStrip(widgets.VBox):
     def load(self, run: HistoryRun) -> None:
         """Hand ``run`` to every :meth:`on_load` callback (what "load these settings" does)."""
         if not self._callbacks:
-            self._say("Nothing to load these settings into.", error=True)
+            self.say("Nothing to load these settings into.", error=True)
             return
         try:
             for callback in self._callbacks:
                 callback(run)
         except Exception as exc:  # shown here: a notebook user wants a sentence
-            self._say(
+            self.say(
                 f"Could not load the settings of {run.when}: {describe_error(exc)}", error=True
             )
             return
-        self._say(f"Loaded the settings of the run of {run.when}.")
+        self.say(f"Loaded the settings of the run of {run.when}.")
 
     def compare(self) -> RunComparison | None:
         """Show the ticked runs side by side in the matrix (what "Compare ticked" does)."""
         ticked = self.ticked
         if len(ticked) < 2:
-            self._say(_HINT, error=True)
+            self.say(_HINT, error=True)
             return None
         self.comparison = compare(ticked)
         markup = self.comparison.matrix_html(height=MATRIX_HEIGHT)
         self.matrix.value = f"<div style='overflow-x:auto;max-width:100%'>{markup}</div>"
-        self._say(f"{len(ticked)} runs side by side below.")
+        self.say(f"{len(ticked)} runs side by side below.")
         return self.comparison
 
     def snapshot_html(self) -> str:

@@ -1,4 +1,4 @@
-"""``ev.TryOnPanel``: a virtual try-on request, its progress, and person | clothing | result."""
+"""``ev.TryOnPanel``: a try-on request, its progress, person | clothing | result, its history."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..models import (
     TryOnRequest,
     Webhook,
 )
+from ..runs.history import HistoryRun, RunHistory
 from ._base import describe_error, on_off, on_server
 from ._request import RequestPanel, is_blank, url_forms
 
@@ -57,7 +58,9 @@ class TryOnPanel(RequestPanel):
     ``use_height``/``height``, ``use_weight``/``weight`` (a number is greyed out while its box
     is unticked, and not sent), ``aspect_ratio``, ``watermark``, ``webhook_url``, ``preview``,
     ``curl``, ``try_on_button``, ``size`` (of the results), ``status``, ``progress``,
-    ``results``.
+    ``results``, ``history`` (every finished try-on on the client's server, whatever the
+    person and garments, kept in the job ledger: tick two or more to compare them, or load
+    one's settings back into the form).
     """
 
     title = "Virtual try-on"
@@ -93,6 +96,8 @@ class TryOnPanel(RequestPanel):
         self.watermark = widgets.Checkbox(value=True, description="watermark")
         self.try_on_button = self._request_widgets("Try on", size=256)
         buttons = widgets.HBox([self.try_on_button, self.size])
+        # Every try-on of the server: people and garments are what a person explores here.
+        history = self._history_widgets(RunHistory.for_try_on(self._aclient))
         super().__init__(
             [
                 widgets.HTML("<h4 style='margin:4px 0'>Virtual try-on</h4>"),
@@ -106,6 +111,7 @@ class TryOnPanel(RequestPanel):
                 buttons,
                 self.progress,
                 self.results,
+                history,
             ],
             status_after=buttons,
         )
@@ -128,6 +134,7 @@ class TryOnPanel(RequestPanel):
         ):
             control.observe(lambda _c: self._update_preview(), names="value")
         self._update_preview()
+        self._read_history()
 
     @staticmethod
     def _grey_out(use: widgets.Checkbox, number: widgets.IntText) -> None:
@@ -145,9 +152,41 @@ class TryOnPanel(RequestPanel):
         return row
 
     def remove_clothing(self, row: ClothingRow) -> None:
+        """Take a garment row out (what its remove button does)."""
         self.clothing_rows.remove(row)
         self.clothing_box.children = tuple(self.clothing_rows)
+        for part in (row.url, row.info, row.remove_button, row):
+            part.close()
         self._update_preview()
+
+    def _load_run(self, run: HistoryRun) -> None:
+        """Put a past try-on's parameters back into the form (the webhook field stays).
+
+        Raises:
+            ValidationError: a height or weight that is not a whole number (the form's
+                fields hold whole numbers); nothing is changed then.
+        """
+        p = run.params
+        for name in ("height", "weight"):
+            value = p.get(name)
+            if value is not None and value != int(value):
+                unit = "cm" if name == "height" else "kg"
+                raise ValidationError(name, value, f"a whole number of {unit} in this panel")
+        with self._filling_form():
+            self.person_url.value = p.get("person") or ""
+            for row in list(self.clothing_rows):
+                self.remove_clothing(row)
+            for url, info in p.get("garments") or [("", "")]:
+                self.add_clothing(url, info)
+            for use, number, value in (
+                (self.use_height, self.height, p.get("height")),
+                (self.use_weight, self.weight, p.get("weight")),
+            ):
+                use.value = value is not None
+                if value is not None:
+                    number.value = int(value)
+            self.aspect_ratio.value = p.get("ratio") or "2:3"
+            self.watermark.value = p.get("watermark") is not False
 
     def snapshot_inputs(self) -> list[tuple[str, str]]:
         garments = [
@@ -173,7 +212,7 @@ class TryOnPanel(RequestPanel):
             if is_blank(row.url.value)
         ]
         if not self.clothing_rows:
-            empty.append("a garment (add garment)")
+            empty.append("a garment (clothing is empty: click add garment)")
         if not empty:
             return None
         each = "each " if len(empty) > 1 else ""
@@ -222,12 +261,14 @@ class TryOnPanel(RequestPanel):
         self._submit(self.try_on_button, self._try_on)
 
     async def _try_on(self, request: TryOnRequest) -> None:
+        job = None
         try:
-            self.job = await self._aclient.try_on(request)
-            self.show_info(f"Submitted as job {self.job.id} (try-on {self.job.vto_id}).")
-            self.result = result = await self.job.wait(on_progress=self.progress.update)
+            job = self.job = await self._aclient.try_on(request)
+            self.show_info(f"Submitted as job {job.id} (try-on {job.vto_id}).")
+            self.result = result = await job.wait(on_progress=self.progress.update)
         except Exception as exc:
             self.progress.fail(describe_error(exc))
+            await self._keep_run(job)  # a failed try-on is kept too
             raise
         sources = [request.person_image_url, *(c.url for c in request.clothing)]
         labels = [
@@ -240,4 +281,5 @@ class TryOnPanel(RequestPanel):
             return str(comparison.compare(pairs, result.images, height=size))
 
         await self._show_results(render)
-        self.show_info(f"Done: try-on {result.id} is {result.status}.")
+        await self._keep_run(job)
+        self.finish(f"Done: try-on {result.id} is {result.status}.")
