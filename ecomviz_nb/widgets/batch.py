@@ -587,7 +587,7 @@ class BatchPanel(Panel):
             f"{s['seconds']:g} s"
         )
         if not bad:
-            self.show_info(text)
+            self.finish(text)
             return
         self.status.value = f"<div style='color:{_AMBER}'>{html.escape(text)}: see below</div>"
 

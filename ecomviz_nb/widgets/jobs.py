@@ -168,7 +168,7 @@ class JobsPanel(Panel):
         await self._show_images(job_id, images, ended=failure is None)
         if failure is not None:
             raise failure
-        self.show_info(f"Job {job_id} is complete: {len(images)} images.")
+        self.finish(f"Job {job_id} is complete: {len(images)} images.")
 
     def _on_progress(self, event: ProgressEvent) -> None:
         self.progress.update(event)

@@ -153,7 +153,7 @@ class ProductPanel(Panel):
             self._busy = False
             self._validate()
         self.card.value = self._card_html
-        self.show_info(f"Created product {self.product.id}.")
+        self.finish(f"Created product {self.product.id}.")
 
     def snapshot_inputs(self) -> list[tuple[str, str]]:
         lines = [line.strip() for line in self.urls.value.splitlines() if line.strip()]

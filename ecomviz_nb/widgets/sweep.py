@@ -475,7 +475,7 @@ class SweepPanel(Panel):
         self.progress.label.layout.display = "none"  # the status line above says it all
         if not result.failed:
             self.progress.bar.bar_style = "success"
-            self.show_info(self._status_text)
+            self.finish(self._status_text)
             return
         self.progress.bar.bar_style = "warning" if result.completed else "danger"
         self._status_text += f" · {len(result.failed)} failed"
