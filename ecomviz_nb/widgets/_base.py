@@ -140,6 +140,8 @@ class Panel(SnapshotMixin, widgets.VBox):
     _twin: AsyncClient | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _closed = False
+    _finished = False
+    """The running work ended with :meth:`finish` (its snapshot is sent already)."""
 
     def __init__(
         self,
@@ -209,6 +211,9 @@ class Panel(SnapshotMixin, widgets.VBox):
             else:
                 self.show_info(message)
             self.refresh_snapshot()
+        # The work's own end sends nothing more: a later resend (a table's "6 s ago" has moved
+        # on) would redraw the panel under the line just shown.
+        self._finished = True
 
     def snapshot_empty(self) -> str:
         """``empty_text`` in the theme's hint colour."""
@@ -280,6 +285,7 @@ class Panel(SnapshotMixin, widgets.VBox):
     ) -> None:
         """Run ``work``, show what it raised as a sentence; then (``resend``) re-send the
         snapshot, before the error line shows, as :meth:`finish` does."""
+        self._finished = False
         try:
             await work()
         except Exception as exc:  # shown in the panel: a notebook user wants a sentence
@@ -287,8 +293,9 @@ class Panel(SnapshotMixin, widgets.VBox):
                 self.on_error(exc)
                 if resend:
                     self.refresh_snapshot()
+            self._finished = True
         finally:
-            if resend:
+            if resend and not self._finished:
                 self.refresh_snapshot()  # skipped when the output holds this snapshot already
 
     def on_error(self, exc: BaseException) -> None:
