@@ -256,10 +256,12 @@ def test_a_jobs_panel_following_a_job_updates_its_row_and_shows_the_images(
 
     poll(session.page, "the row to reach 6 / 6", finished, every=0.2)
     print("table counts seen while following:", seen)
-    session.screenshot(panel, "ended")
     assert label["needed"] <= label["room"], f"the open job's label is cut: {label}"
-    found = wait_for_images(panel, 6)
+    # The panel's last snapshot re-send redraws it just before its final line shows: wait for
+    # the line, so no locator holds a node that is about to be replaced.
     poll(session.page, "the status line", lambda: "is complete" in panel.inner_text())
+    session.screenshot(panel, "ended")
+    found = wait_for_images(panel, 6)
     session.screenshot(panel, "done")
     assert [c for c in seen if c not in ("0 / 6", "6 / 6")], f"the row never moved: {seen}"
     assert len(found) == 6
