@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
-import re
-import socket
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ValidationError
+from .wire_rules import host_address, is_localhost_name
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -103,21 +101,10 @@ def is_local_server(url: str) -> bool:
         host = None
     if not host:
         raise ValidationError("url", url, allowed)
-    host = host.rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+    if is_localhost_name(host):
         return True
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        if not re.fullmatch(r"[0-9a-fx.]+", host):
-            return False
-        try:  # the legacy forms of IPv4 that resolvers still accept: 127.1, 0x7f.1, 2130706433
-            ip = ipaddress.ip_address(socket.inet_aton(host))
-        except OSError:
-            return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_unspecified
+    ip = host_address(host)
+    return ip is not None and (ip.is_loopback or ip.is_unspecified)
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:

@@ -146,24 +146,38 @@ def check_id(name: str, value: Any) -> str:
     return value
 
 
-def is_private_host(host: str) -> bool:
-    """Whether a URL's host is ``localhost`` or a loopback, private, link-local or other
-    non-public IP literal (also ``2130706433`` or ``0x7f.1``); names are not resolved."""
+def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address a host literal stands for, IPv4-mapped IPv6 unwrapped, also in the
+    legacy IPv4 forms resolvers still accept (``127.1``, ``0x7f.1``, ``2130706433``); None
+    for a name (names are never resolved)."""
     host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         if not re.fullmatch(r"[0-9a-fx.]+", host):
-            return False
+            return None
         try:
-            ip = ipaddress.ip_address(socket.inet_aton(host))  # the legacy forms of IPv4
+            ip = ipaddress.ip_address(socket.inet_aton(host))
         except OSError:
-            return False
+            return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_localhost_name(host: str) -> bool:
+    """``localhost`` or a name under ``.localhost``."""
+    host = host.lower().rstrip(".")
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def is_private_host(host: str) -> bool:
+    """Whether a URL's host is ``localhost`` or a loopback, private, link-local or other
+    non-public IP literal (also ``2130706433`` or ``0x7f.1``); names are not resolved."""
+    if is_localhost_name(host):
+        return True
+    ip = host_address(host)
+    return ip is not None and (not ip.is_global or ip.is_multicast)
 
 
 @dataclass(frozen=True)

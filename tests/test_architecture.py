@@ -24,7 +24,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "wire_requests": ("wire_rules", "errors"),
     "wire_results": ("reprs",),
     "models": ("wire_rules", "wire_requests", "wire_results", "errors", "reprs"),
-    "config": ("errors",),
+    "config": ("errors", "wire_rules"),
     "ledger": ("models", "errors"),
     "batch_ledger": ("ledger", "models", "errors"),
     "attribution": ("models", "errors"),
